@@ -1,0 +1,262 @@
+// conv2d driver: activation packing, per-pixel correction terms, tiling, threads.
+//
+// With u = (qw + offset) / mult the unsigned weight planes and q the activation codes,
+//   sum_valid qw * v = alpha * (mult * P - offset * Qsum) - beta * Tap
+// where P = sum 2^(i+j) popcount(U_i AND A_j) (the kernel), Qsum the window sum of codes (padding
+// codes are zero bits), Tap = sum of qw over the taps that fall inside the input (only differs from
+// the full sum at borders), and (alpha, beta) = (1, zero_point) for unsigned activations,
+// (2, 1) for binary ones (v = 2q - 1 inside the input, 0 in the padding).
+#include "core/conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "core/thread_pool.h"
+
+namespace bitconv {
+
+namespace {
+
+struct EncodingTerms {
+  int mult, offset;
+};
+EncodingTerms weight_terms(int bits, int encoding) {
+  if (bits == 1 || encoding == W_ODD) return {2, (1 << bits) - 1};
+  return {1, 1 << (bits - 1)};
+}
+
+int log2_small(int x) { return x == 1 ? 0 : x == 2 ? 1 : 2; }
+
+}  // namespace
+
+ConvLayer::ConvLayer(ConvSpec spec, const int8_t* qweight) : spec_(std::move(spec)) {
+  const ConvSpec& s = spec_;
+  if (s.groups <= 0 || s.cin % s.groups || s.cout % s.groups)
+    throw std::invalid_argument("groups must divide cin and cout");
+  if (int(s.w_bits.size()) != s.cout || int(s.scale.size()) != s.cout || int(s.bias.size()) != s.cout)
+    throw std::invalid_argument("per-channel arrays must have cout entries");
+  if (s.a_bits < 1 || s.a_bits > 8) throw std::invalid_argument("a_bits must be in 1..8");
+  if (s.kh < 1 || s.kw < 1 || s.kh > 32 || s.kw > 32) throw std::invalid_argument("kernel size must be in 1..32");
+  cg_ = s.cin / s.groups;
+  cog_ = s.cout / s.groups;
+  taps_ = s.kh * s.kw;
+  kw64_ = (cg_ + 63) / 64;
+  kc32_ = (cg_ + 31) / 32;
+  qweight_.assign(qweight, qweight + int64_t(s.cout) * cg_ * taps_);
+  tapsum_.assign(size_t(s.cout) * taps_, 0);
+  for (int k = 0; k < s.cout; ++k)
+    for (int c = 0; c < cg_; ++c)
+      for (int t = 0; t < taps_; ++t) tapsum_[size_t(k) * taps_ + t] += qweight_[(int64_t(k) * cg_ + c) * taps_ + t];
+}
+
+const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
+  std::lock_guard<std::mutex> lock(pack_mutex_);
+  auto it = packed_.find(int(isa.isa));
+  if (it != packed_.end()) return *it->second;
+  const ConvSpec& s = spec_;
+  const int alpha = s.a_encoding == A_BINARY ? 2 : 1;
+  auto panels = std::make_unique<std::vector<Panel>>();
+  for (int g = 0; g < s.groups; ++g) {
+    for (int bits = 1; bits <= 8; ++bits) {
+      std::vector<int> chans;
+      for (int k = g * cog_; k < (g + 1) * cog_; ++k)
+        if (s.w_bits[k] == bits) chans.push_back(k);
+      if (chans.empty()) continue;
+      const KernelInfo ki = isa.kernel(bits, s.a_bits);
+      if (!ki.fn) throw std::runtime_error(std::string("no kernel for ") + isa.name);
+      const EncodingTerms e = weight_terms(bits, s.w_encoding);
+      Panel p;
+      p.group = g;
+      p.w = pack_weight_panel(qweight_.data(), cg_, taps_, chans, bits, e.mult, e.offset, kc32_, ki);
+      p.shift = log2_small(alpha * e.mult);
+      p.qcoef = alpha * e.offset;
+      const size_t padded = size_t(p.w.blocks()) * ki.nr();
+      p.scale.assign(padded, 0.0);
+      p.bias.assign(padded, 0.0);
+      for (size_t i = 0; i < chans.size(); ++i) {
+        p.scale[i] = s.scale[chans[i]];
+        p.bias[i] = s.bias[chans[i]];
+      }
+      panels->push_back(std::move(p));
+    }
+  }
+  auto& ref = *panels;
+  packed_[int(isa.isa)] = std::move(panels);
+  return ref;
+}
+
+int64_t ConvLayer::packed_weight_bytes(const IsaImpl& isa) {
+  int64_t bytes = 0;
+  for (const Panel& p : panels_for(isa)) bytes += int64_t(p.w.data.size()) * 4;
+  return bytes;
+}
+
+ConvShape ConvLayer::shape_for(int n, int h, int w) const {
+  const ConvSpec& s = spec_;
+  const int64_t eh = int64_t(s.dh) * (s.kh - 1) + 1, ew = int64_t(s.dw) * (s.kw - 1) + 1;
+  const int64_t hp = int64_t(h) + 2 * s.ph, wp = int64_t(w) + 2 * s.pw;
+  if (hp < eh || wp < ew) throw std::invalid_argument("kernel larger than the padded input");
+  return ConvShape{n, h, w, int((hp - eh) / s.sh + 1), int((wp - ew) / s.sw + 1)};
+}
+
+void ConvLayer::forward(const uint8_t* codes, int n, int h, int w, void* out, int out_kind,
+                        bool out_nchw, int threads) {
+  const ConvSpec& s = spec_;
+  const ConvShape sh = shape_for(n, h, w);
+  const IsaImpl& isa = active_isa();
+  const std::vector<Panel>& panels = panels_for(isa);
+  const int A = s.a_bits, G = s.groups;
+  const int64_t hp = h + 2 * s.ph, wp = w + 2 * s.pw;
+  const int64_t pix_words = int64_t(G) * A * kw64_;  // 64-bit words per packed pixel
+  const int64_t howo = int64_t(sh.ho) * sh.wo;
+
+  // 1. Activation bit-planes with explicit zero padding, and per-pixel code sums.
+  std::vector<uint64_t> act(size_t(n) * hp * wp * pix_words);
+  std::vector<int32_t> rowsum(size_t(n) * hp * wp * G);
+  parallel_for(int64_t(n) * hp, threads, [&](int64_t item) {
+    const int64_t img = item / hp, r = item % hp;
+    uint64_t* drow = act.data() + (img * hp + r) * wp * pix_words;
+    int32_t* srow = rowsum.data() + (img * hp + r) * wp * G;
+    if (r < s.ph || r >= s.ph + h) {
+      std::memset(drow, 0, sizeof(uint64_t) * wp * pix_words);
+      std::memset(srow, 0, sizeof(int32_t) * wp * G);
+      return;
+    }
+    std::memset(drow, 0, sizeof(uint64_t) * s.pw * pix_words);
+    std::memset(srow, 0, sizeof(int32_t) * s.pw * G);
+    std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
+    std::memset(srow + (s.pw + w) * G, 0, sizeof(int32_t) * s.pw * G);
+    const uint8_t* src = codes + ((img * h) + (r - s.ph)) * int64_t(w) * s.cin;
+    isa.pack_activations(src, s.cin, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
+                         srow + s.pw * G);
+  });
+
+  // 2. Window code sums per output pixel and group.
+  std::vector<int32_t> qsum(size_t(n) * howo * G);
+  parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
+    const int64_t img = item / sh.ho, oh = item % sh.ho;
+    for (int ow = 0; ow < sh.wo; ++ow) {
+      int32_t* q = qsum.data() + ((img * sh.ho + oh) * sh.wo + ow) * G;
+      for (int g = 0; g < G; ++g) q[g] = 0;
+      for (int i = 0; i < s.kh; ++i) {
+        const int32_t* rs = rowsum.data() + ((img * hp + oh * s.sh + i * s.dh) * wp + int64_t(ow) * s.sw) * G;
+        for (int j = 0; j < s.kw; ++j)
+          for (int g = 0; g < G; ++g) q[g] += rs[int64_t(j) * s.dw * G + g];
+      }
+    }
+  });
+
+  // 3. Border corrections: beta * (sum of qw over the taps inside the input), by border class.
+  const int beta = s.a_encoding == A_BINARY ? 1 : s.a_zero_point;
+  std::vector<int> row_cls(sh.ho), col_cls(sh.wo);
+  std::vector<uint32_t> row_masks, col_masks;  // valid-tap masks of each class (kh, kw <= 32 checked)
+  auto classify = [](int count, int stride, int pad, int dil, int taps, int size, std::vector<int>& cls,
+                     std::vector<uint32_t>& masks) {
+    for (int o = 0; o < count; ++o) {
+      uint32_t m = 0;
+      for (int i = 0; i < taps; ++i) {
+        const int64_t x = int64_t(o) * stride - pad + int64_t(i) * dil;
+        if (x >= 0 && x < size) m |= 1u << i;
+      }
+      auto it = std::find(masks.begin(), masks.end(), m);
+      cls[o] = int(it - masks.begin());
+      if (it == masks.end()) masks.push_back(m);
+    }
+  };
+  std::vector<std::vector<int32_t>> corr(panels.size());  // [panel][class][padded position]
+  if (beta != 0) {
+    classify(sh.ho, s.sh, s.ph, s.dh, s.kh, h, row_cls, row_masks);
+    classify(sh.wo, s.sw, s.pw, s.dw, s.kw, w, col_cls, col_masks);
+    for (size_t pi = 0; pi < panels.size(); ++pi) {
+      const Panel& p = panels[pi];
+      const size_t padded = size_t(p.w.blocks()) * p.w.kernel.nr();
+      corr[pi].assign(row_masks.size() * col_masks.size() * padded, 0);
+      for (size_t rc = 0; rc < row_masks.size(); ++rc)
+        for (size_t cc = 0; cc < col_masks.size(); ++cc) {
+          int32_t* row = corr[pi].data() + (rc * col_masks.size() + cc) * padded;
+          for (size_t pos = 0; pos < p.w.channels.size(); ++pos) {
+            const int64_t* ts = tapsum_.data() + size_t(p.w.channels[pos]) * taps_;
+            int64_t sum = 0;
+            for (int i = 0; i < s.kh; ++i)
+              if ((row_masks[rc] >> i) & 1u)
+                for (int j = 0; j < s.kw; ++j)
+                  if ((col_masks[cc] >> j) & 1u) sum += ts[i * s.kw + j];
+            row[pos] = int32_t(uint32_t(uint64_t(sum * beta)));  // wraps like the kernel's lanes
+          }
+        }
+    }
+  }
+
+  // 4. Output channel offsets and tap offsets.
+  std::vector<int64_t> tap_off(taps_);
+  for (int i = 0; i < s.kh; ++i)
+    for (int j = 0; j < s.kw; ++j)
+      tap_off[i * s.kw + j] = (int64_t(i) * s.dh * wp + int64_t(j) * s.dw) * pix_words * 2;
+  std::vector<std::vector<int64_t>> ch_off(panels.size());
+  for (size_t pi = 0; pi < panels.size(); ++pi)
+    for (int k : panels[pi].w.channels) ch_off[pi].push_back(out_nchw ? int64_t(k) * howo : k);
+
+  // 5. Work items: (image, panel block, range of pixel tiles).
+  struct Item {
+    int img, panel, block;
+    int64_t tile_begin, tile_end;
+  };
+  std::vector<Item> items;
+  const int nthreads = threads <= 0 ? hardware_threads() : threads;
+  for (int img = 0; img < n; ++img)
+    for (size_t pi = 0; pi < panels.size(); ++pi) {
+      const KernelInfo& k = panels[pi].w.kernel;
+      const int64_t tiles = (howo + k.mr - 1) / k.mr;
+      const int64_t per = std::max<int64_t>(1, (tiles + 4 * nthreads - 1) / (4 * nthreads));
+      for (int b = 0; b < panels[pi].w.blocks(); ++b)
+        for (int64_t t0 = 0; t0 < tiles; t0 += per) items.push_back({img, int(pi), b, t0, std::min(tiles, t0 + per)});
+    }
+
+  const uint32_t* act32 = reinterpret_cast<const uint32_t*>(act.data());
+  parallel_for(int64_t(items.size()), threads, [&](int64_t ii) {
+    const Item& it = items[ii];
+    const Panel& p = panels[it.panel];
+    const KernelInfo& k = p.w.kernel;
+    const int NR = k.nr();
+    const int64_t pos0 = int64_t(it.block) * NR;
+    BlockArgs b;
+    b.w = p.w.data.data() + it.block * p.w.block_words;
+    b.tap_off = tap_off.data();
+    b.taps = taps_;
+    b.kc = kc32_;
+    b.a_plane_stride = 2 * int64_t(kw64_);
+    b.nr = int(std::min<int64_t>(NR, int64_t(p.w.channels.size()) - pos0));
+    b.ch_off = ch_off[it.panel].data() + pos0;
+    // Panel channels ascend, so a block is contiguous when its first and last are nr - 1 apart.
+    b.ch_contiguous = !out_nchw && p.w.channels[pos0 + b.nr - 1] - p.w.channels[pos0] == b.nr - 1;
+    b.shift = p.shift;
+    b.qcoef = p.qcoef;
+    b.scale = p.scale.data() + pos0;
+    b.bias = p.bias.data() + pos0;
+    b.out_kind = out_kind;
+    b.out = out;
+    const size_t padded = size_t(p.w.blocks()) * NR;
+    const int64_t group_off = int64_t(p.group) * A * kw64_ * 2;
+    TileArgs t;
+    for (int64_t tile = it.tile_begin; tile < it.tile_end; ++tile) {
+      const int64_t first = tile * k.mr;
+      t.mr = int(std::min<int64_t>(k.mr, howo - first));
+      for (int m = 0; m < k.mr; ++m) {
+        const int64_t pix = first + std::min(m, t.mr - 1);
+        const int oh = int(pix / sh.wo), ow = int(pix % sh.wo);
+        t.a[m] = act32 + ((int64_t(it.img) * hp + int64_t(oh) * s.sh) * wp + int64_t(ow) * s.sw) * pix_words * 2 +
+                 group_off;
+        t.out_off[m] = out_nchw ? int64_t(it.img) * s.cout * howo + pix : (int64_t(it.img) * howo + pix) * s.cout;
+        t.qsum[m] = qsum[(int64_t(it.img) * howo + pix) * G + p.group];
+        t.corr[m] = beta ? corr[it.panel].data() +
+                               (size_t(row_cls[oh]) * col_masks.size() + col_cls[ow]) * padded + pos0
+                         : nullptr;
+      }
+      k.fn(b, t);
+    }
+  });
+}
+
+}  // namespace bitconv

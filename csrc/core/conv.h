@@ -1,0 +1,69 @@
+// A bit-serial conv2d layer: weights packed once per ISA, forward() packs activations and runs the
+// kernels over output tiles on the thread pool. Computes DESIGN.md section 2 exactly.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "dispatch/registry.h"
+#include "pack/pack.h"
+
+namespace bitconv {
+
+enum WeightEncoding : int { W_SIGNED = 0, W_ODD = 1 };
+enum ActEncoding : int { A_UNSIGNED = 0, A_BINARY = 1 };
+
+struct ConvSpec {
+  int cin = 0, cout = 0, groups = 1;
+  int kh = 1, kw = 1;
+  int sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+  std::vector<int> w_bits;     // [cout], 1..8
+  int w_encoding = W_SIGNED;   // channels with 1 bit always use the odd encoding
+  int a_bits = 8;
+  int a_encoding = A_UNSIGNED;
+  int a_zero_point = 0;
+  std::vector<double> scale;   // [cout] a_scale * w_scale[k]
+  std::vector<double> bias;    // [cout]
+};
+
+struct ConvShape {  // of one forward call
+  int n, h, w, ho, wo;
+};
+
+class ConvLayer {
+ public:
+  // qweight: int8 [cout][cin/groups][kh][kw], values already in range for their channel's bits.
+  ConvLayer(ConvSpec spec, const int8_t* qweight);
+
+  const ConvSpec& spec() const { return spec_; }
+  ConvShape shape_for(int n, int h, int w) const;  // throws std::invalid_argument if too small
+
+  // codes: uint8 NHWC contiguous [n][h][w][cin], every code < 2^a_bits.
+  // out: contiguous int32 (OUT_INT32) or float32 (OUT_FLOAT), [n][ho][wo][cout] or, with
+  // out_nchw, [n][cout][ho][wo].
+  void forward(const uint8_t* codes, int n, int h, int w, void* out, int out_kind, bool out_nchw,
+               int threads);
+
+  // Packed weights for an ISA (packed on first use, then cached).
+  struct Panel {
+    int group;
+    WeightPanel w;
+    int shift;
+    int32_t qcoef;
+    std::vector<double> scale, bias;  // padded to blocks * NR
+  };
+  const std::vector<Panel>& panels_for(const IsaImpl& isa);
+  int64_t packed_weight_bytes(const IsaImpl& isa);
+
+ private:
+  ConvSpec spec_;
+  int cg_, cog_, taps_, kw64_, kc32_;
+  std::vector<int8_t> qweight_;
+  std::vector<int64_t> tapsum_;  // [cout][taps] sum over input channels of qw
+  std::mutex pack_mutex_;
+  std::map<int, std::unique_ptr<std::vector<Panel>>> packed_;
+};
+
+}  // namespace bitconv

@@ -1,0 +1,14 @@
+// A persistent pool of worker threads for splitting kernel work; callers block until done.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace bitconv {
+
+// Runs fn(i) for i in [0, n) on up to `threads` threads (the caller is one of them).
+// threads <= 0 means all hardware threads. Exceptions from fn are rethrown in the caller.
+void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& fn);
+
+int hardware_threads();
+
+}  // namespace bitconv

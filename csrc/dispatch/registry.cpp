@@ -1,0 +1,105 @@
+// Best-first ISA table, the run-time choice, and BITCONV_FORCE_ISA.
+#include "dispatch/registry.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <stdexcept>
+
+#include "dispatch/cpu_features.h"
+
+namespace bitconv {
+
+const std::vector<IsaImpl>& compiled_isas() {
+  static const std::vector<IsaImpl> table = {
+#if defined(BITCONV_BUILD_AVX512)
+      {Isa::Avx512, "avx512", &bitserial_kernel_avx512, &pack_activations_avx512},
+#endif
+#if defined(BITCONV_BUILD_AVX2)
+      {Isa::Avx2, "avx2", &bitserial_kernel_avx2, &pack_activations_avx2},
+#endif
+#if defined(BITCONV_BUILD_NEON)
+      {Isa::Neon, "neon", &bitserial_kernel_neon, &pack_activations_scalar},
+#endif
+      {Isa::Scalar, "scalar", &bitserial_kernel_scalar, &pack_activations_scalar},
+  };
+  return table;
+}
+
+namespace {
+bool supported(Isa isa) {
+  const CpuFeatures& f = cpu_features();
+  switch (isa) {
+    case Isa::Avx512: return f.avx512_vpopcntdq;
+    case Isa::Avx2: return f.avx2;
+    case Isa::Neon: return f.neon;
+    case Isa::Scalar: return true;
+  }
+  return false;
+}
+
+std::string available_names() {
+  std::string s;
+  for (const IsaImpl& i : available_isas()) s += (s.empty() ? "" : ", ") + std::string(i.name);
+  return s;
+}
+
+std::atomic<const IsaImpl*> g_active{nullptr};
+std::mutex g_mutex;
+
+const IsaImpl* default_isa() {
+  const char* env = std::getenv("BITCONV_FORCE_ISA");
+  if (env && *env && std::string(env) != "auto") {
+    try {
+      return &isa_by_name(env);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("BITCONV_FORCE_ISA: ") + e.what());
+    }
+  }
+  for (const IsaImpl& i : compiled_isas())
+    if (supported(i.isa)) return &i;
+  return &compiled_isas().back();
+}
+}  // namespace
+
+std::vector<IsaImpl> available_isas() {
+  std::vector<IsaImpl> out;
+  for (const IsaImpl& i : compiled_isas())
+    if (supported(i.isa)) out.push_back(i);
+  return out;
+}
+
+const IsaImpl& isa_by_name(const std::string& name) {
+  for (const IsaImpl& i : compiled_isas()) {
+    if (name == i.name) {
+      if (!supported(i.isa))
+        throw std::invalid_argument("ISA '" + name + "' is not supported by this CPU (available: " +
+                                    available_names() + ")");
+      return i;
+    }
+  }
+  throw std::invalid_argument("unknown ISA '" + name + "' (available: " + available_names() + ")");
+}
+
+const IsaImpl& active_isa() {
+  const IsaImpl* p = g_active.load(std::memory_order_acquire);
+  if (p) return *p;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  p = g_active.load(std::memory_order_relaxed);
+  if (!p) {
+    p = default_isa();
+    g_active.store(p, std::memory_order_release);
+  }
+  return *p;
+}
+
+void set_active_isa(const std::string& name) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  const IsaImpl* p = (name.empty() || name == "auto") ? nullptr : &isa_by_name(name);
+  if (!p) {
+    p = default_isa();
+  }
+  g_active.store(p, std::memory_order_release);
+}
+
+}  // namespace bitconv

@@ -1,0 +1,30 @@
+// The ISA table: kernels and packers chosen together, best first, and the active choice.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kernels/microkernel.h"
+#include "pack/pack.h"
+
+namespace bitconv {
+
+enum class Isa : int { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3 };
+
+struct IsaImpl {
+  Isa isa;
+  const char* name;
+  KernelInfo (*kernel)(int w_bits, int a_bits);
+  PackActivationsFn pack_activations;
+};
+
+// ISAs compiled into this build, best first.
+const std::vector<IsaImpl>& compiled_isas();
+// Compiled and supported by this CPU, best first.
+std::vector<IsaImpl> available_isas();
+// Active ISA: BITCONV_FORCE_ISA if set, else the best available. Throws std::invalid_argument for
+// an unknown or unsupported name.
+const IsaImpl& active_isa();
+void set_active_isa(const std::string& name);  // "" or "auto" resets to the default choice
+const IsaImpl& isa_by_name(const std::string& name);  // must be available
+
+}  // namespace bitconv

@@ -1,0 +1,139 @@
+// The bit-serial tile kernel body, written once and instantiated per ISA.
+//
+// Included by each csrc/kernels/bitserial-conv-<isa>.cpp inside an anonymous namespace, after that
+// file has defined a vector traits type V (see bitserial-conv-scalar.cpp for the list of members),
+// so every ISA gets its own copy compiled with its own flags and the linker cannot merge them.
+//
+// Vectorised across output channels: one vector holds the same 32-bit input word for V::L output
+// channels. Per step (tap, word): load B x NV weight vectors, broadcast one activation word per
+// (pixel, plane) and add popcount(W_i AND A_j) into accumulator class i + j. Accumulators stay in
+// registers for the whole reduction; classes are combined with shifts once, in the epilogue.
+//
+// Requires: microkernel.h included, V defined.
+
+// Tile shape for B weight planes and A activation planes with R vector registers: the largest
+// MR x NV tile whose accumulators ((B+A-1) per tile entry), held weights (B per vector) and
+// `reserve` scratch registers fit in R. Ties go to the wider channel tile.
+struct TileShape {
+  int mr, nv;
+};
+constexpr TileShape choose_tile(int B, int A, int R, int reserve, int max_mr, int max_nv) {
+  TileShape best{1, 1};
+  int best_area = 0;
+  for (int nv = 1; nv <= max_nv; ++nv) {
+    for (int mr = 1; mr <= max_mr; ++mr) {
+      const int regs = (B + A - 1) * mr * nv + B * nv + reserve;
+      const int area = mr * nv;
+      if (regs <= R && (area > best_area || (area == best_area && nv > best.nv))) {
+        best = TileShape{mr, nv};
+        best_area = area;
+      }
+    }
+  }
+  return best;
+}
+
+template <int B, int A, int MR, int NV>
+void bitserial_tile(const bitconv::BlockArgs& b, const bitconv::TileArgs& t) {
+  using R = typename V::reg;
+  constexpr int C = B + A - 1;   // shift classes i + j
+  constexpr int L = V::L;
+  R acc[C][MR][NV];
+  for (int s = 0; s < C; ++s)
+    for (int m = 0; m < MR; ++m)
+      for (int v = 0; v < NV; ++v) acc[s][m][v] = V::zero();
+
+  const uint32_t* a_ptr[MR];
+  for (int m = 0; m < MR; ++m) a_ptr[m] = t.a[m];
+  const int64_t ps = b.a_plane_stride;
+  const uint32_t* w = b.w;
+  for (int tap = 0; tap < b.taps; ++tap) {
+    const int64_t off = b.tap_off[tap];
+    for (int c = 0; c < b.kc; ++c) {
+      R wv[B][NV];
+      for (int i = 0; i < B; ++i)
+        for (int v = 0; v < NV; ++v) wv[i][v] = V::load(w + (i * NV + v) * L);
+      w += B * NV * L;
+      for (int m = 0; m < MR; ++m) {
+        const uint32_t* ap = a_ptr[m] + off + c;
+        for (int j = 0; j < A; ++j) {
+          const R av = V::broadcast(ap + j * ps);
+          for (int i = 0; i < B; ++i)
+            for (int v = 0; v < NV; ++v)
+              acc[i + j][m][v] = V::add(acc[i + j][m][v], V::popcount_and(wv[i][v], av));
+        }
+      }
+    }
+  }
+
+  // Combine classes: P = sum_s acc[s] << s (Horner), then the epilogue.
+  for (int m = 0; m < MR; ++m) {
+    if (m >= t.mr) break;
+    R p[NV];
+    for (int v = 0; v < NV; ++v) {
+      R x = acc[C - 1][m][v];
+      for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), acc[s][m][v]);
+      p[v] = x;
+    }
+    const uint32_t qterm = uint32_t(b.qcoef) * uint32_t(t.qsum[m]);
+    const R q = V::broadcast(&qterm);
+    const int32_t* corr = t.corr[m];
+    for (int v = 0; v < NV; ++v) {
+      const int valid = b.nr - v * L;
+      if (valid <= 0) break;
+      R x = V::sub(V::shl(p[v], b.shift), q);
+      if (corr) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr) + v * L));
+      const int n_valid = valid < L ? valid : L;
+      if (b.ch_contiguous) {
+        const int64_t off = t.out_off[m] + b.ch_off[v * L];
+        if (b.out_kind == bitconv::OUT_INT32)
+          V::store_i32(static_cast<int32_t*>(b.out) + off, x, n_valid);
+        else
+          V::store_f32(static_cast<float*>(b.out) + off, x, b.scale + v * L, b.bias + v * L, n_valid);
+      } else {
+        alignas(64) int32_t tmp[L];
+        V::store_i32(tmp, x, L);
+        for (int n = 0; n < n_valid; ++n) {
+          const int64_t off = t.out_off[m] + b.ch_off[v * L + n];
+          if (b.out_kind == bitconv::OUT_INT32)
+            static_cast<int32_t*>(b.out)[off] = tmp[n];
+          else
+            static_cast<float*>(b.out)[off] =
+                float(double(tmp[n]) * b.scale[v * L + n] + b.bias[v * L + n]);
+        }
+      }
+    }
+  }
+}
+
+// The table of all (B, A) in 1..8 x 1..8 for this ISA's traits, with tile shapes from choose_tile.
+template <int B, int A>
+constexpr bitconv::KernelInfo make_info() {
+  constexpr TileShape s = choose_tile(B, A, V::kRegisters, V::kReserve, V::kMaxMR, V::kMaxNV);
+  bitconv::KernelInfo k;
+  k.fn = &bitserial_tile<B, A, s.mr, s.nv>;
+  k.mr = s.mr;
+  k.nv = s.nv;
+  k.lanes = V::L;
+  return k;
+}
+
+template <int B, int... As>
+constexpr void fill_row(bitconv::KernelInfo* row, std::integer_sequence<int, As...>) {
+  ((row[As] = make_info<B, As + 1>()), ...);
+}
+
+template <int... Bs>
+constexpr void fill_table(bitconv::KernelInfo (*table)[8], std::integer_sequence<int, Bs...>) {
+  ((fill_row<Bs + 1>(table[Bs], std::make_integer_sequence<int, 8>{})), ...);
+}
+
+inline bitconv::KernelInfo lookup_kernel(int B, int A) {
+  static const auto table = [] {
+    struct T { bitconv::KernelInfo k[8][8]; } t{};
+    fill_table(t.k, std::make_integer_sequence<int, 8>{});
+    return t;
+  }();
+  if (B < 1 || B > 8 || A < 1 || A > 8) return bitconv::KernelInfo{};
+  return table.k[B - 1][A - 1];
+}

@@ -1,0 +1,30 @@
+// Activation bit-plane packing in portable C++ (the fallback and the reference for the SIMD packers).
+#include <cstring>
+
+#include "pack/pack.h"
+
+namespace bitconv {
+
+void pack_activations_scalar(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels,
+                             int groups, int a_bits, int kw64, uint64_t* dst, int64_t dst_pix_stride,
+                             int32_t* rowsum) {
+  const int cg = channels / groups;
+  for (int64_t x = 0; x < npix; ++x) {
+    const uint8_t* s = src + x * src_pix_stride;
+    uint64_t* d = dst + x * dst_pix_stride;
+    std::memset(d, 0, sizeof(uint64_t) * size_t(groups) * a_bits * kw64);
+    for (int g = 0; g < groups; ++g) {
+      const uint8_t* sg = s + int64_t(g) * cg;
+      uint64_t* dg = d + int64_t(g) * a_bits * kw64;
+      int32_t sum = 0;
+      for (int c = 0; c < cg; ++c) {
+        const unsigned q = sg[c];
+        sum += int32_t(q);
+        for (int j = 0; j < a_bits; ++j) dg[j * kw64 + (c >> 6)] |= uint64_t((q >> j) & 1u) << (c & 63);
+      }
+      rowsum[x * groups + g] = sum;
+    }
+  }
+}
+
+}  // namespace bitconv

@@ -1,0 +1,35 @@
+// Weight packing: signed/odd integer weights into unsigned bit-planes laid out for one kernel.
+#include "pack/pack.h"
+
+namespace bitconv {
+
+WeightPanel pack_weight_panel(const int8_t* qweight, int cg, int taps, const std::vector<int>& channels,
+                              int w_bits, int mult, int offset, int kc32, const KernelInfo& kernel) {
+  WeightPanel p;
+  p.w_bits = w_bits;
+  p.channels = channels;
+  p.kernel = kernel;
+  const int L = kernel.lanes, NV = kernel.nv, NR = kernel.nr();
+  p.block_words = int64_t(taps) * kc32 * w_bits * NV * L;
+  p.data.assign(size_t(p.blocks()) * size_t(p.block_words), 0u);
+  for (size_t pos = 0; pos < channels.size(); ++pos) {
+    const int blk = int(pos / NR), n = int(pos % NR), v = n / L, l = n % L;
+    uint32_t* base = p.data.data() + blk * p.block_words;
+    const int8_t* wk = qweight + int64_t(channels[pos]) * cg * taps;
+    for (int c = 0; c < cg; ++c) {
+      for (int t = 0; t < taps; ++t) {
+        const unsigned u = unsigned((int(wk[c * taps + t]) + offset) / mult);
+        const int word = c >> 5, bit = c & 31;
+        for (int i = 0; i < w_bits; ++i) {
+          if ((u >> i) & 1u) {
+            const int64_t idx = (((int64_t(t) * kc32 + word) * w_bits + i) * NV + v) * L + l;
+            base[idx] |= 1u << bit;
+          }
+        }
+      }
+    }
+  }
+  return p;
+}
+
+}  // namespace bitconv

@@ -1,0 +1,43 @@
+// Packing: weights into kernel panels (once per plan and ISA), activation codes into bit-planes
+// (once per call, shared by all output channels). Kept apart from the kernels.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "kernels/microkernel.h"
+
+namespace bitconv {
+
+// Activation bit-planes, NHWC. Pixel x of a run starts at dst + x * dst_pix_stride (64-bit words);
+// within a pixel, group g's plane j is a row of kw64 words at + (g * a_bits + j) * kw64, bit b of
+// word c holding channel 64 * c + b of the group (zero past the group's channels). Also writes
+// rowsum[x * groups + g] = sum of the group's codes at that pixel.
+// src: codes of pixel x at src + x * src_pix_stride, channels contiguous. Codes must be < 2^a_bits.
+using PackActivationsFn = void (*)(const uint8_t* src, int64_t src_pix_stride, int64_t npix,
+                                   int channels, int groups, int a_bits, int kw64, uint64_t* dst,
+                                   int64_t dst_pix_stride, int32_t* rowsum);
+
+void pack_activations_scalar(const uint8_t*, int64_t, int64_t, int, int, int, int, uint64_t*, int64_t,
+                             int32_t*);
+void pack_activations_avx2(const uint8_t*, int64_t, int64_t, int, int, int, int, uint64_t*, int64_t,
+                           int32_t*);
+void pack_activations_avx512(const uint8_t*, int64_t, int64_t, int, int, int, int, uint64_t*, int64_t,
+                             int32_t*);
+
+// Weight panel for channels `channels` (indices into qweight's first axis) that share `w_bits`.
+// qweight: int8 [cout][cg][kh*kw] (tap-major per channel); u = (qw + offset) / mult are the planes.
+// Layout: blocks of k.nr() channels; block b holds taps x kc32 x w_bits x nv x lanes 32-bit words
+// (see microkernel.h), channels past the end of the list are zero.
+struct WeightPanel {
+  int w_bits = 0;
+  std::vector<int> channels;      // output channel (within the layer) of each panel position
+  KernelInfo kernel;
+  int64_t block_words = 0;        // 32-bit words per block
+  std::vector<uint32_t> data;     // all blocks
+  int blocks() const { return int((channels.size() + kernel.nr() - 1) / kernel.nr()); }
+};
+
+WeightPanel pack_weight_panel(const int8_t* qweight, int cg, int taps, const std::vector<int>& channels,
+                              int w_bits, int mult, int offset, int kc32, const KernelInfo& kernel);
+
+}  // namespace bitconv

@@ -1,0 +1,1 @@
+// Probe kernels for avx2 (to be written).

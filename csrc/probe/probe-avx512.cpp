@@ -1,0 +1,1 @@
+// Probe kernels for avx512 (to be written).

@@ -1,0 +1,1 @@
+// Probe kernels for neon (to be written).

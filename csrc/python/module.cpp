@@ -1,0 +1,144 @@
+// pybind11 bindings: the only file that knows about Python. Releases the GIL around kernel work.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+
+#include "core/conv.h"
+#include "core/thread_pool.h"
+#include "dispatch/cpu_features.h"
+#include "dispatch/registry.h"
+#include "probe/probe.h"
+
+namespace py = pybind11;
+using namespace bitconv;
+
+namespace {
+
+template <class T>
+using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+std::unique_ptr<ConvLayer> make_layer(carray<int8_t> qweight, std::vector<int> w_bits, int w_encoding,
+                                      int a_bits, int a_encoding, int a_zero_point,
+                                      std::pair<int, int> stride, std::pair<int, int> padding,
+                                      std::pair<int, int> dilation, int groups, std::vector<double> scale,
+                                      std::vector<double> bias) {
+  if (qweight.ndim() != 4) throw std::invalid_argument("qweight must be 4-D");
+  ConvSpec s;
+  s.cout = int(qweight.shape(0));
+  s.cin = int(qweight.shape(1)) * groups;
+  s.groups = groups;
+  s.kh = int(qweight.shape(2));
+  s.kw = int(qweight.shape(3));
+  s.sh = stride.first, s.sw = stride.second;
+  s.ph = padding.first, s.pw = padding.second;
+  s.dh = dilation.first, s.dw = dilation.second;
+  s.w_bits = std::move(w_bits);
+  s.w_encoding = w_encoding;
+  s.a_bits = a_bits;
+  s.a_encoding = a_encoding;
+  s.a_zero_point = a_zero_point;
+  s.scale = std::move(scale);
+  s.bias = std::move(bias);
+  py::gil_scoped_release release;
+  auto layer = std::make_unique<ConvLayer>(std::move(s), qweight.data());
+  layer->panels_for(active_isa());  // pack for the current ISA now, not on the first call
+  return layer;
+}
+
+void forward(ConvLayer& layer, py::array codes, py::array out, bool out_nchw, int threads) {
+  // The Python layer has validated shapes, dtypes and ranges; these checks only guard memory.
+  if (!(codes.flags() & py::array::c_style) || codes.dtype().kind() != 'u' || codes.itemsize() != 1 ||
+      codes.ndim() != 4)
+    throw std::invalid_argument("codes must be a C-contiguous uint8 NHWC array");
+  if (!(out.flags() & py::array::c_style) || !out.writeable() || out.ndim() != 4)
+    throw std::invalid_argument("out must be a writeable C-contiguous 4-D array");
+  const ConvSpec& s = layer.spec();
+  const int n = int(codes.shape(0)), h = int(codes.shape(1)), w = int(codes.shape(2));
+  if (codes.shape(3) != s.cin) throw std::invalid_argument("codes channel count does not match the layer");
+  const ConvShape sh = layer.shape_for(n, h, w);
+  const bool is_int = out.dtype().is(py::dtype::of<int32_t>());
+  const bool is_float = out.dtype().is(py::dtype::of<float>());
+  if (!is_int && !is_float) throw std::invalid_argument("out must be int32 or float32");
+  const py::ssize_t want[4] = {n, out_nchw ? s.cout : sh.ho, out_nchw ? sh.ho : sh.wo, out_nchw ? sh.wo : s.cout};
+  for (int d = 0; d < 4; ++d)
+    if (out.shape(d) != want[d]) throw std::invalid_argument("out has the wrong shape");
+  const uint8_t* src = static_cast<const uint8_t*>(codes.data());
+  void* dst = out.mutable_data();
+  py::gil_scoped_release release;
+  layer.forward(src, n, h, w, dst, is_int ? OUT_INT32 : OUT_FLOAT, out_nchw, threads);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "bitconv native kernels";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const std::invalid_argument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const std::length_error& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
+    }
+  });
+
+  py::class_<ConvLayer>(m, "ConvLayer")
+      .def(py::init(&make_layer), py::arg("qweight"), py::arg("w_bits"), py::arg("w_encoding"),
+           py::arg("a_bits"), py::arg("a_encoding"), py::arg("a_zero_point"), py::arg("stride"),
+           py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("scale"), py::arg("bias"))
+      .def("forward", &forward, py::arg("codes"), py::arg("out"), py::arg("out_nchw"), py::arg("threads"))
+      .def("output_hw", [](const ConvLayer& l, int h, int w) {
+        const ConvShape s = l.shape_for(1, h, w);
+        return std::make_pair(s.ho, s.wo);
+      })
+      .def("packed_weight_bytes", [](ConvLayer& l) {
+        py::gil_scoped_release release;
+        return l.packed_weight_bytes(active_isa());
+      })
+      .def("tiles", [](ConvLayer& l) {
+        // (w_bits, MR, NR) of each weight panel for the active ISA: the kernel shapes in use.
+        std::vector<std::tuple<int, int, int>> out;
+        for (const auto& p : l.panels_for(active_isa())) out.emplace_back(p.w.w_bits, p.w.kernel.mr, p.w.kernel.nr());
+        return out;
+      });
+
+  m.def("compiled_isas", [] {
+    std::vector<std::string> out;
+    for (const IsaImpl& i : compiled_isas()) out.push_back(i.name);
+    return out;
+  });
+  m.def("available_isas", [] {
+    std::vector<std::string> out;
+    for (const IsaImpl& i : available_isas()) out.push_back(i.name);
+    return out;
+  });
+  m.def("active_isa", [] { return std::string(active_isa().name); });
+  m.def("set_isa", [](const std::string& name) { set_active_isa(name); }, py::arg("name"));
+  m.def("hardware_threads", &hardware_threads);
+  m.def("cpu_features", [] {
+    const CpuFeatures& f = cpu_features();
+    py::dict d;
+    d["popcnt"] = f.popcnt;
+    d["avx2"] = f.avx2;
+    d["avx512_vpopcntdq"] = f.avx512_vpopcntdq;
+    d["avx512_vnni"] = f.avx512_vnni;
+    d["gfni"] = f.gfni;
+    d["neon"] = f.neon;
+    return d;
+  });
+  m.def("run_probe", [](const std::string& isa, double seconds) {
+    ProbeResult r;
+    {
+      py::gil_scoped_release release;
+      r = run_probe(isa.empty() ? std::string(active_isa().name) : isa, seconds);
+    }
+    py::dict d;
+    d["isa"] = r.isa;
+    d["binary_macs_per_second"] = r.binary_macs_per_second;
+    d["int8_macs_per_second"] = r.int8_macs_per_second;
+    d["int8_instruction"] = r.int8_instruction;
+    return d;
+  }, py::arg("isa") = "", py::arg("seconds") = 0.2);
+}

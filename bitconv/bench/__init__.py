@@ -1,0 +1,1 @@
+"""Benchmark harness (to be written)."""

@@ -1,0 +1,1 @@
+"""Bitwidth plans from any searcher (to be written)."""

@@ -34,8 +34,8 @@ struct ConvShape {  // of one forward call
 
 class ConvLayer {
  public:
-  // qweight: int8 [cout][cin/groups][kh][kw], values already in range for their channel's bits.
-  ConvLayer(ConvSpec spec, const int8_t* qweight);
+  // qweight: int16 [cout][cin/groups][kh][kw], values already in range for their channel's bits.
+  ConvLayer(ConvSpec spec, const int16_t* qweight);
 
   const ConvSpec& spec() const { return spec_; }
   ConvShape shape_for(int n, int h, int w) const;  // throws std::invalid_argument if too small
@@ -60,7 +60,7 @@ class ConvLayer {
  private:
   ConvSpec spec_;
   int cg_, cog_, taps_, kw64_, kc32_;
-  std::vector<int8_t> qweight_;
+  std::vector<int16_t> qweight_;
   std::vector<int64_t> tapsum_;  // [cout][taps] sum over input channels of qw
   std::mutex pack_mutex_;
   std::map<int, std::unique_ptr<std::vector<Panel>>> packed_;

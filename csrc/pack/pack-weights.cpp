@@ -3,7 +3,7 @@
 
 namespace bitconv {
 
-WeightPanel pack_weight_panel(const int8_t* qweight, int cg, int taps, const std::vector<int>& channels,
+WeightPanel pack_weight_panel(const int16_t* qweight, int cg, int taps, const std::vector<int>& channels,
                               int w_bits, int mult, int offset, int kc32, const KernelInfo& kernel) {
   WeightPanel p;
   p.w_bits = w_bits;
@@ -15,7 +15,7 @@ WeightPanel pack_weight_panel(const int8_t* qweight, int cg, int taps, const std
   for (size_t pos = 0; pos < channels.size(); ++pos) {
     const int blk = int(pos / NR), n = int(pos % NR), v = n / L, l = n % L;
     uint32_t* base = p.data.data() + blk * p.block_words;
-    const int8_t* wk = qweight + int64_t(channels[pos]) * cg * taps;
+    const int16_t* wk = qweight + int64_t(channels[pos]) * cg * taps;
     for (int c = 0; c < cg; ++c) {
       for (int t = 0; t < taps; ++t) {
         const unsigned u = unsigned((int(wk[c * taps + t]) + offset) / mult);

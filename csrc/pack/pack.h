@@ -25,7 +25,7 @@ void pack_activations_avx512(const uint8_t*, int64_t, int64_t, int, int, int, in
                              int32_t*);
 
 // Weight panel for channels `channels` (indices into qweight's first axis) that share `w_bits`.
-// qweight: int8 [cout][cg][kh*kw] (tap-major per channel); u = (qw + offset) / mult are the planes.
+// qweight: int16 [cout][cg][kh*kw] (tap-major per channel); u = (qw + offset) / mult are the planes.
 // Layout: blocks of k.nr() channels; block b holds taps x kc32 x w_bits x nv x lanes 32-bit words
 // (see microkernel.h), channels past the end of the list are zero.
 struct WeightPanel {
@@ -37,7 +37,7 @@ struct WeightPanel {
   int blocks() const { return int((channels.size() + kernel.nr() - 1) / kernel.nr()); }
 };
 
-WeightPanel pack_weight_panel(const int8_t* qweight, int cg, int taps, const std::vector<int>& channels,
+WeightPanel pack_weight_panel(const int16_t* qweight, int cg, int taps, const std::vector<int>& channels,
                               int w_bits, int mult, int offset, int kc32, const KernelInfo& kernel);
 
 }  // namespace bitconv

@@ -1,0 +1,422 @@
+"""ConvPlan (one quantized conv layer, weights packed once) and conv2d.
+
+What conv2d computes, bit for bit, is DESIGN.md section 2; docs/contract.md restates it with the
+choices this package made where the design left them open.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from . import _native
+
+IntPair = Union[int, Sequence[int]]
+
+W_ENCODINGS = ("signed", "odd")
+A_ENCODINGS = ("unsigned", "binary")
+_INT32_MAX = 2**31 - 1
+# Largest buffer conv2d will allocate; anything bigger is refused before allocating.
+MAX_BUFFER_BYTES = 1 << 40
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _check_int(name: str, v, lo: int, hi: Optional[int] = None) -> int:
+    if not _is_int(v):
+        raise TypeError(f"{name} must be an int, got {type(v).__name__} {v!r}")
+    v = int(v)
+    if v < lo or (hi is not None and v > hi):
+        rng = f"in {lo}..{hi}" if hi is not None else f">= {lo}"
+        raise ValueError(f"{name} must be {rng}, got {v}")
+    return v
+
+
+def _pair(name: str, v, lo: int) -> tuple:
+    if _is_int(v):
+        v = (v, v)
+    elif isinstance(v, (tuple, list, np.ndarray)) and len(v) == 2:
+        v = tuple(v)
+    else:
+        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {v!r}")
+    return tuple(_check_int(f"{name}[{i}]", x, lo) for i, x in enumerate(v))
+
+
+def _check_scale(name: str, v, count: Optional[int] = None) -> np.ndarray:
+    """A positive finite float, or (count given) one per output channel."""
+    arr = np.asarray(v)
+    if arr.dtype.kind not in "iuf" or arr.dtype == np.bool_:
+        raise TypeError(f"{name} must be a float or an array of floats, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if count is None:
+        if arr.ndim != 0:
+            raise ValueError(f"{name} must be a single float, got shape {arr.shape}")
+    elif arr.ndim == 0:
+        arr = np.full(count, float(arr))
+    elif arr.shape != (count,):
+        raise ValueError(f"{name} must be a float or have shape ({count},) (one per output channel), "
+                         f"got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"{name} must be finite and > 0, got {arr if arr.ndim == 0 else arr[~(np.isfinite(arr) & (arr > 0))][:4]}")
+    return arr
+
+
+def weight_range(bits: int, encoding: str) -> tuple:
+    """(min, max) of the integer weights of a `bits`-bit channel; odd encodings take odd values only."""
+    if bits == 1 or encoding == "odd":
+        return -(2**bits - 1), 2**bits - 1
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+class ConvPlan:
+    """One conv layer's quantized weights, bits and geometry, with the weights packed into bit-planes.
+
+    Build with :meth:`from_quantized` (integer weights + scales, as quantization tools export them)
+    or :meth:`from_float` (float weights quantized per output channel by the documented rule).
+    """
+
+    def __init__(self, *, qweight, w_scale, w_bits, w_encoding, a_bits, a_encoding, a_scale,
+                 a_zero_point, bias, stride, padding, dilation, groups):
+        self.qweight = qweight
+        self.w_scale = w_scale
+        self.w_bits = w_bits
+        self.w_encoding = w_encoding
+        self.a_bits = a_bits
+        self.a_encoding = a_encoding
+        self.a_scale = a_scale
+        self.a_zero_point = a_zero_point
+        self.bias = bias
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+        for arr in (self.qweight, self.w_scale, self.w_bits, self.bias):
+            arr.setflags(write=False)
+        self._native = _native.ConvLayer(
+            qweight, w_bits.astype(np.int32).tolist(), W_ENCODINGS.index(w_encoding), a_bits,
+            A_ENCODINGS.index(a_encoding), a_zero_point, stride, padding, dilation, groups,
+            (a_scale * w_scale).tolist(), bias.tolist())
+
+    # ----------------------------------------------------------------------------------- builders
+    @classmethod
+    def from_quantized(cls, qweight, w_scale=1.0, *, w_bits, a_bits, w_encoding=None, a_scale=1.0,
+                       a_zero_point=0, a_encoding="unsigned", bias=None, stride=1, padding=0,
+                       dilation=1, groups=1) -> "ConvPlan":
+        """A plan from integer weights `qweight[Cout, Cin/groups, kh, kw]` already in range.
+
+        w_bits: an int, or one int per output channel (kernel-wise mixed precision), each 1..8.
+        w_encoding: "signed" (two's complement range) or "odd" (odd levels 2u - (2^B - 1)); the
+        default is "odd" when every channel has 1 bit and "signed" otherwise. 1-bit channels are
+        always {-1, +1}.
+        """
+        if not isinstance(qweight, np.ndarray):
+            raise TypeError(f"qweight must be a numpy array of integers, got {type(qweight).__name__}")
+        if qweight.dtype.kind not in "iu" or qweight.dtype == np.bool_:
+            raise TypeError(f"qweight must have an integer dtype, got {qweight.dtype}")
+        if qweight.ndim != 4:
+            raise ValueError(f"qweight must have shape [Cout, Cin/groups, kh, kw], got {qweight.ndim}-D "
+                             f"shape {qweight.shape}")
+        cout, cg, kh, kw = (int(s) for s in qweight.shape)
+        if min(cout, cg, kh, kw) < 1:
+            raise ValueError(f"qweight must have no empty dimension, got shape {qweight.shape}")
+        if kh > 32 or kw > 32:
+            raise ValueError(f"qweight kernel size must be at most 32x32, got {kh}x{kw}")
+        groups = _check_int("groups", groups, 1)
+        if cout % groups:
+            raise ValueError(f"groups={groups} must divide the output channels Cout={cout}")
+
+        if _is_int(w_bits):
+            bits = np.full(cout, _check_int("w_bits", w_bits, 1, 8), dtype=np.int64)
+        else:
+            try:
+                seq = list(w_bits)
+            except TypeError:
+                raise TypeError(f"w_bits must be an int or a sequence of Cout={cout} ints, "
+                                f"got {type(w_bits).__name__}") from None
+            if len(seq) != cout:
+                raise ValueError(f"w_bits has {len(seq)} entries but the layer has Cout={cout} output "
+                                 f"channels (one entry per output channel expected)")
+            bits = np.array([_check_int(f"w_bits[{k}]", b, 1, 8) for k, b in enumerate(seq)],
+                            dtype=np.int64)
+        a_bits = _check_int("a_bits", a_bits, 1, 8)
+        if w_encoding is None:
+            w_encoding = "odd" if np.all(bits == 1) else "signed"
+        if w_encoding not in W_ENCODINGS:
+            raise ValueError(f"w_encoding must be one of {W_ENCODINGS}, got {w_encoding!r}")
+        if a_encoding not in A_ENCODINGS:
+            raise ValueError(f"a_encoding must be one of {A_ENCODINGS}, got {a_encoding!r}")
+        if a_encoding == "binary" and a_bits != 1:
+            raise ValueError(f"a_encoding='binary' needs a_bits=1, got a_bits={a_bits}")
+        a_zero_point = _check_int("a_zero_point", a_zero_point, 0, 2**a_bits - 1)
+        if a_encoding == "binary" and a_zero_point != 0:
+            raise ValueError("a_zero_point must be 0 with a_encoding='binary'")
+        w_scale = _check_scale("w_scale", w_scale, cout)
+        a_scale = float(_check_scale("a_scale", a_scale))
+        if bias is None:
+            bias = np.zeros(cout)
+        else:
+            bias = np.asarray(bias)
+            if bias.dtype.kind not in "iuf" or bias.dtype == np.bool_:
+                raise TypeError(f"bias must be an array of floats, got dtype {bias.dtype}")
+            if bias.shape != (cout,):
+                raise ValueError(f"bias must have shape ({cout},), got {bias.shape}")
+            bias = bias.astype(np.float64)
+            if not np.all(np.isfinite(bias)):
+                raise ValueError("bias must be finite")
+        stride = _pair("stride", stride, 1)
+        padding = _pair("padding", padding, 0)
+        dilation = _pair("dilation", dilation, 1)
+
+        # Weights in range for each channel's bits and encoding.
+        q = qweight.astype(np.int64).reshape(cout, -1)
+        odd = (bits == 1) | (w_encoding == "odd")
+        lo = np.where(odd, -(2**bits - 1), -(2 ** (bits - 1)))
+        hi = np.where(odd, 2**bits - 1, 2 ** (bits - 1) - 1)
+        bad = (q < lo[:, None]) | (q > hi[:, None]) | (odd[:, None] & (q % 2 == 0))
+        if bad.any():
+            k = int(np.nonzero(bad.any(axis=1))[0][0])
+            val = int(q[k][bad[k]][0])
+            enc = "odd" if odd[k] else "signed"
+            what = f"odd integers in [{lo[k]}, {hi[k]}]" if odd[k] else f"integers in [{lo[k]}, {hi[k]}]"
+            raise ValueError(f"qweight channel {k} holds {val}, outside the {int(bits[k])}-bit {enc} "
+                             f"range ({what})")
+
+        # The int32 accumulator must not overflow for any input.
+        taps = cg * kh * kw
+        max_w = int(np.max(np.where(odd, 2**bits - 1, 2 ** (bits - 1))))
+        max_v = 1 if a_encoding == "binary" else max(a_zero_point, 2**a_bits - 1 - a_zero_point)
+        if taps * max_w * max_v > _INT32_MAX:
+            raise ValueError(
+                f"int32 accumulator could overflow: Cin/groups*kh*kw={taps} taps x max|weight|={max_w} x "
+                f"max|activation|={max_v} exceeds 2^31-1; use fewer bits or split the layer")
+
+        return cls(qweight=q.reshape(cout, cg, kh, kw).astype(np.int16), w_scale=w_scale, w_bits=bits,
+                   w_encoding=w_encoding, a_bits=a_bits, a_encoding=a_encoding, a_scale=a_scale,
+                   a_zero_point=a_zero_point, bias=bias, stride=stride, padding=padding,
+                   dilation=dilation, groups=groups)
+
+    @classmethod
+    def from_float(cls, weight, *, w_bits, a_bits, a_scale, w_encoding=None, a_zero_point=0,
+                   a_encoding="unsigned", bias=None, stride=1, padding=0, dilation=1,
+                   groups=1) -> "ConvPlan":
+        """A plan from float weights, quantized per output channel k with B = w_bits[k]:
+
+        - B = 1 ({-1, +1}): qw = sign(w) (0 counts as +1), scale = mean |w| over the channel.
+        - signed: scale = max|w| / (2^(B-1) - 1) (max|w| / 1 at B = 2), qw = clip(rint(w / scale),
+          -2^(B-1), 2^(B-1) - 1).
+        - odd: scale = max|w| / (2^B - 1), qw = the nearest odd level 2u - (2^B - 1) to w / scale.
+        A channel of zeros gets scale 1 (its signed weights are exact zeros; odd levels cannot be 0).
+        """
+        if not isinstance(weight, np.ndarray) or weight.dtype.kind != "f":
+            raise TypeError("weight must be a float numpy array [Cout, Cin/groups, kh, kw], got "
+                            f"{type(weight).__name__}{'' if not isinstance(weight, np.ndarray) else ' ' + str(weight.dtype)}")
+        if weight.ndim != 4:
+            raise ValueError(f"weight must have shape [Cout, Cin/groups, kh, kw], got shape {weight.shape}")
+        if not np.all(np.isfinite(weight)):
+            raise ValueError("weight must be finite (found NaN or Inf)")
+        cout = weight.shape[0]
+        if _is_int(w_bits):
+            bits = np.full(cout, _check_int("w_bits", w_bits, 1, 8))
+        else:
+            seq = list(w_bits)
+            if len(seq) != cout:
+                raise ValueError(f"w_bits has {len(seq)} entries but the layer has Cout={cout} output channels")
+            bits = np.array([_check_int(f"w_bits[{k}]", b, 1, 8) for k, b in enumerate(seq)])
+        if w_encoding is None:
+            w_encoding = "odd" if np.all(bits == 1) else "signed"
+        if w_encoding not in W_ENCODINGS:
+            raise ValueError(f"w_encoding must be one of {W_ENCODINGS}, got {w_encoding!r}")
+        w = weight.astype(np.float64).reshape(cout, -1)
+        qw = np.empty(w.shape, dtype=np.int64)
+        scale = np.empty(cout)
+        for k in range(cout):
+            b, row = int(bits[k]), w[k]
+            amax = float(np.max(np.abs(row)))
+            if b == 1:
+                scale[k] = float(np.mean(np.abs(row))) or 1.0
+                qw[k] = np.where(row >= 0, 1, -1)
+            elif w_encoding == "signed":
+                scale[k] = amax / (2 ** (b - 1) - 1) if amax > 0 else 1.0
+                qw[k] = np.clip(np.rint(row / scale[k]), -(2 ** (b - 1)), 2 ** (b - 1) - 1)
+            else:
+                top = 2**b - 1
+                scale[k] = amax / top if amax > 0 else 1.0
+                u = np.clip(np.rint((row / scale[k] + top) / 2), 0, top)
+                qw[k] = 2 * u - top
+        return cls.from_quantized(qw.reshape(weight.shape), scale, w_bits=bits.tolist(), a_bits=a_bits,
+                                  w_encoding=w_encoding, a_scale=a_scale, a_zero_point=a_zero_point,
+                                  a_encoding=a_encoding, bias=bias, stride=stride, padding=padding,
+                                  dilation=dilation, groups=groups)
+
+    # --------------------------------------------------------------------------------- geometry
+    @property
+    def cout(self) -> int:
+        return self.qweight.shape[0]
+
+    @property
+    def cin(self) -> int:
+        return self.qweight.shape[1] * self.groups
+
+    @property
+    def kernel_size(self) -> tuple:
+        return tuple(self.qweight.shape[2:])
+
+    @property
+    def mixed(self) -> bool:
+        """True when output channels carry different weight bits (kernel-wise)."""
+        return bool(np.any(self.w_bits != self.w_bits[0]))
+
+    @property
+    def packed_bytes(self) -> int:
+        """Bytes of packed weight bit-planes for the active ISA."""
+        return int(self._native.packed_weight_bytes())
+
+    def output_hw(self, h: int, w: int) -> tuple:
+        """(Ho, Wo) for an input of h x w; ValueError if the kernel does not fit the padded input."""
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.kernel_size, self.stride, self.padding, self.dilation
+        eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+        if h + 2 * ph < eh or w + 2 * pw < ew:
+            raise ValueError(f"x spatial size {h}x{w} (padded {h + 2 * ph}x{w + 2 * pw}) is smaller than the "
+                             f"dilated kernel {eh}x{ew}")
+        return (h + 2 * ph - eh) // sh + 1, (w + 2 * pw - ew) // sw + 1
+
+    def macs(self, h: int, w: int, batch: int = 1) -> int:
+        """Multiply-accumulates of one call on a batch x h x w input."""
+        ho, wo = self.output_hw(h, w)
+        return batch * ho * wo * self.cout * (self.cin // self.groups) * self.kernel_size[0] * self.kernel_size[1]
+
+    def __repr__(self) -> str:
+        if self.mixed:
+            vals, counts = np.unique(self.w_bits, return_counts=True)
+            wb = "{" + ", ".join(f"{int(v)}b:{int(c)}ch" for v, c in zip(vals, counts)) + "}"
+        else:
+            wb = str(int(self.w_bits[0]))
+        kh, kw = self.kernel_size
+        geo = f"stride={self.stride}, padding={self.padding}"
+        if self.dilation != (1, 1):
+            geo += f", dilation={self.dilation}"
+        if self.groups != 1:
+            geo += f", groups={self.groups}"
+        return (f"ConvPlan({self.cin}->{self.cout}, {kh}x{kw}, {geo}, w_bits={wb} {self.w_encoding}, "
+                f"a_bits={self.a_bits} {self.a_encoding}, a_zero_point={self.a_zero_point}, "
+                f"packed={self.packed_bytes} B)")
+
+
+# ------------------------------------------------------------------------------------- conv2d
+def quantize(x: np.ndarray, plan: ConvPlan) -> np.ndarray:
+    """float32 activations -> uint8 codes with the plan's quantizer (DESIGN section 2).
+
+    unsigned: clip(rint(x / a_scale) + a_zero_point, 0, 2^A - 1), the division done in float32 as
+    numpy does for a float32 array and a Python float; binary: 1 where x >= 0. NaN is refused;
+    +-Inf clip to the extreme codes.
+    """
+    if np.isnan(x).any():
+        raise ValueError("x contains NaN; it has no quantized code (Inf is allowed and clips)")
+    if plan.a_encoding == "binary":
+        return (x >= 0).astype(np.uint8)
+    q = np.rint(x / np.float32(plan.a_scale))
+    q += plan.a_zero_point
+    return np.clip(q, 0, 2**plan.a_bits - 1).astype(np.uint8)
+
+
+def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "NCHW",
+           backend: str = "native", threads: Optional[int] = None) -> np.ndarray:
+    """Bit-serial conv2d of `x` under `plan` (DESIGN.md section 2).
+
+    x: float32 (quantized with the plan's activation quantizer) or uint8 (codes, each < 2^a_bits),
+    [N, C, H, W] or, with layout="NHWC", [N, H, W, C]. out="int32" returns the exact accumulators,
+    out="float" float32(a_scale * w_scale[k] * acc + bias[k]). Result in the same layout as x.
+    backend="numba" runs the numba bit-serial reference. threads=None uses every core.
+    """
+    if not isinstance(plan, ConvPlan):
+        raise TypeError(f"plan must be a bitconv.ConvPlan, got {type(plan).__name__}")
+    if out not in ("float", "int32"):
+        raise ValueError(f"out must be 'float' or 'int32', got {out!r}")
+    if layout not in ("NCHW", "NHWC"):
+        raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+    if backend not in ("native", "numba"):
+        raise ValueError(f"backend must be 'native' or 'numba', got {backend!r}")
+    if threads is None:
+        threads = 0
+    else:
+        threads = _check_int("threads", threads, 1)
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a numpy array, got {type(x).__name__}")
+    if x.dtype not in (np.float32, np.uint8):
+        raise TypeError(f"x must be float32 (activations) or uint8 (codes), got {x.dtype}")
+    if x.ndim != 4:
+        raise ValueError(f"x must be 4-D {layout}, got {x.ndim}-D shape {x.shape}")
+    nhwc = layout == "NHWC"
+    n, c, h, w = (x.shape[0], x.shape[3], x.shape[1], x.shape[2]) if nhwc else x.shape
+    if c != plan.cin:
+        raise ValueError(f"x has {c} channels (layout {layout}, shape {x.shape}) but the plan expects "
+                         f"Cin={plan.cin}")
+    if n < 1 or h < 1 or w < 1:
+        raise ValueError(f"x must have a non-empty batch and spatial size, got shape {x.shape}")
+    ho, wo = plan.output_hw(h, w)
+    ph, pw = plan.padding
+    cg = plan.cin // plan.groups
+    packed_bytes = n * (h + 2 * ph) * (w + 2 * pw) * plan.groups * plan.a_bits * (-(-cg // 64)) * 8
+    out_bytes = n * ho * wo * plan.cout * 4
+    in_bytes = n * h * w * c
+    if max(packed_bytes, out_bytes, in_bytes) > MAX_BUFFER_BYTES:
+        raise ValueError(f"x shape {x.shape} needs buffers of {max(packed_bytes, out_bytes, in_bytes)} bytes, "
+                         f"more than the {MAX_BUFFER_BYTES} bytes bitconv allocates")
+
+    if x.dtype == np.uint8:
+        codes = x
+        top = int(codes.max())
+        if top >= 2**plan.a_bits:
+            raise ValueError(f"x holds uint8 code {top}, but codes must be < 2^a_bits = {2**plan.a_bits}")
+    else:
+        codes = quantize(x, plan)
+    codes_nhwc = np.ascontiguousarray(codes if nhwc else codes.transpose(0, 2, 3, 1))
+
+    if backend == "numba":
+        return _conv2d_numba(codes_nhwc, plan, out, nhwc)
+
+    dtype = np.int32 if out == "int32" else np.float32
+    result = np.empty((n, ho, wo, plan.cout) if nhwc else (n, plan.cout, ho, wo), dtype=dtype)
+    plan._native.forward(codes_nhwc, result, not nhwc, threads)
+    return result
+
+
+def _conv2d_numba(codes_nhwc, plan, out, nhwc):
+    from .reference.int64 import scale_output
+    from .reference.numba_bitserial import conv2d_numba
+
+    acc = conv2d_numba(codes_nhwc.transpose(0, 3, 1, 2), plan.qweight, plan.w_bits.tolist(),
+                       w_encoding=plan.w_encoding, a_bits=plan.a_bits, a_encoding=plan.a_encoding,
+                       a_zero_point=plan.a_zero_point, stride=plan.stride, padding=plan.padding,
+                       dilation=plan.dilation, groups=plan.groups)
+    res = acc.astype(np.int32) if out == "int32" else scale_output(acc, plan.a_scale, plan.w_scale, plan.bias)
+    return np.ascontiguousarray(res.transpose(0, 2, 3, 1)) if nhwc else res
+
+
+# ---------------------------------------------------------------------------------------- ISAs
+def available_isas() -> list:
+    """Kernel ISAs this build has and this CPU runs, best first."""
+    return list(_native.available_isas())
+
+
+def compiled_isas() -> list:
+    """Kernel ISAs compiled into this build, best first (some may not run on this CPU)."""
+    return list(_native.compiled_isas())
+
+
+def get_isa() -> str:
+    """The ISA conv2d uses now."""
+    return _native.active_isa()
+
+
+def set_isa(name: str) -> None:
+    """Pin conv2d to one ISA ("avx512", "avx2", "neon", "scalar"); "auto" restores the default
+    (BITCONV_FORCE_ISA if set, else the best available). Unknown or unsupported names raise
+    ValueError. Plans repack their weights for a new ISA on first use."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    _native.set_isa(name)

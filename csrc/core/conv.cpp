@@ -31,7 +31,7 @@ int log2_small(int x) { return x == 1 ? 0 : x == 2 ? 1 : 2; }
 
 }  // namespace
 
-ConvLayer::ConvLayer(ConvSpec spec, const int8_t* qweight) : spec_(std::move(spec)) {
+ConvLayer::ConvLayer(ConvSpec spec, const int16_t* qweight) : spec_(std::move(spec)) {
   const ConvSpec& s = spec_;
   if (s.groups <= 0 || s.cin % s.groups || s.cout % s.groups)
     throw std::invalid_argument("groups must divide cin and cout");
@@ -133,19 +133,22 @@ void ConvLayer::forward(const uint8_t* codes, int n, int h, int w, void* out, in
                          srow + s.pw * G);
   });
 
-  // 2. Window code sums per output pixel and group.
+  // 2. Window code sums per output pixel and group, separably: kernel rows first, then columns.
   std::vector<int32_t> qsum(size_t(n) * howo * G);
   parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
     const int64_t img = item / sh.ho, oh = item % sh.ho;
-    for (int ow = 0; ow < sh.wo; ++ow) {
-      int32_t* q = qsum.data() + ((img * sh.ho + oh) * sh.wo + ow) * G;
-      for (int g = 0; g < G; ++g) q[g] = 0;
-      for (int i = 0; i < s.kh; ++i) {
-        const int32_t* rs = rowsum.data() + ((img * hp + oh * s.sh + i * s.dh) * wp + int64_t(ow) * s.sw) * G;
-        for (int j = 0; j < s.kw; ++j)
-          for (int g = 0; g < G; ++g) q[g] += rs[int64_t(j) * s.dw * G + g];
-      }
+    std::vector<int32_t> colsum(size_t(wp) * G, 0);
+    for (int i = 0; i < s.kh; ++i) {
+      const int32_t* rs = rowsum.data() + (img * hp + oh * s.sh + int64_t(i) * s.dh) * wp * G;
+      for (int64_t x = 0; x < wp * G; ++x) colsum[x] += rs[x];
     }
+    int32_t* q = qsum.data() + (img * sh.ho + oh) * sh.wo * G;
+    for (int ow = 0; ow < sh.wo; ++ow)
+      for (int g = 0; g < G; ++g) {
+        int32_t sum = 0;
+        for (int j = 0; j < s.kw; ++j) sum += colsum[(int64_t(ow) * s.sw + int64_t(j) * s.dw) * G + g];
+        q[int64_t(ow) * G + g] = sum;
+      }
   });
 
   // 3. Border corrections: beta * (sum of qw over the taps inside the input), by border class.
@@ -239,20 +242,28 @@ void ConvLayer::forward(const uint8_t* codes, int n, int h, int w, void* out, in
     b.out = out;
     const size_t padded = size_t(p.w.blocks()) * NR;
     const int64_t group_off = int64_t(p.group) * A * kw64_ * 2;
+    const uint32_t* img_act = act32 + int64_t(it.img) * hp * wp * pix_words * 2 + group_off;
+    const int32_t* img_qsum = qsum.data() + int64_t(it.img) * howo * G + p.group;
+    const int64_t img_out = out_nchw ? int64_t(it.img) * s.cout * howo : int64_t(it.img) * howo * s.cout;
+    const int64_t pix_stride_out = out_nchw ? 1 : s.cout;
     TileArgs t;
+    int64_t pix = it.tile_begin * k.mr;
+    int oh = int(pix / sh.wo), ow = int(pix % sh.wo);  // walked forward, no division per pixel
     for (int64_t tile = it.tile_begin; tile < it.tile_end; ++tile) {
-      const int64_t first = tile * k.mr;
-      t.mr = int(std::min<int64_t>(k.mr, howo - first));
+      t.mr = int(std::min<int64_t>(k.mr, howo - pix));
       for (int m = 0; m < k.mr; ++m) {
-        const int64_t pix = first + std::min(m, t.mr - 1);
-        const int oh = int(pix / sh.wo), ow = int(pix % sh.wo);
-        t.a[m] = act32 + ((int64_t(it.img) * hp + int64_t(oh) * s.sh) * wp + int64_t(ow) * s.sw) * pix_words * 2 +
-                 group_off;
-        t.out_off[m] = out_nchw ? int64_t(it.img) * s.cout * howo + pix : (int64_t(it.img) * howo + pix) * s.cout;
-        t.qsum[m] = qsum[(int64_t(it.img) * howo + pix) * G + p.group];
-        t.corr[m] = beta ? corr[it.panel].data() +
-                               (size_t(row_cls[oh]) * col_masks.size() + col_cls[ow]) * padded + pos0
-                         : nullptr;
+        if (m < t.mr) {
+          t.a[m] = img_act + (int64_t(oh) * s.sh * wp + int64_t(ow) * s.sw) * pix_words * 2;
+          t.out_off[m] = img_out + pix * pix_stride_out;
+          t.qsum[m] = img_qsum[pix * G];
+          t.corr[m] = beta ? corr[it.panel].data() +
+                                 (size_t(row_cls[oh]) * col_masks.size() + col_cls[ow]) * padded + pos0
+                           : nullptr;
+          ++pix;
+          if (++ow == sh.wo) ow = 0, ++oh;
+        } else {  // past the last pixel: repeat a valid one, results are not stored
+          t.a[m] = t.a[t.mr - 1];
+        }
       }
       k.fn(b, t);
     }

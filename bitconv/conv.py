@@ -98,7 +98,7 @@ class ConvPlan:
             arr.setflags(write=False)
         self._native = _native.ConvLayer(
             qweight, w_bits.astype(np.int32).tolist(), W_ENCODINGS.index(w_encoding), a_bits,
-            A_ENCODINGS.index(a_encoding), a_zero_point, stride, padding, dilation, groups,
+            A_ENCODINGS.index(a_encoding), a_zero_point, a_scale, stride, padding, dilation, groups,
             (a_scale * w_scale).tolist(), bias.tolist())
 
     # ----------------------------------------------------------------------------------- builders
@@ -368,20 +368,20 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
                          f"more than the {MAX_BUFFER_BYTES} bytes bitconv allocates")
 
     if x.dtype == np.uint8:
-        codes = x
-        top = int(codes.max())
+        top = int(x.max())
         if top >= 2**plan.a_bits:
             raise ValueError(f"x holds uint8 code {top}, but codes must be < 2^a_bits = {2**plan.a_bits}")
-    else:
-        codes = quantize(x, plan)
-    codes_nhwc = np.ascontiguousarray(codes if nhwc else codes.transpose(0, 2, 3, 1))
 
     if backend == "numba":
-        return _conv2d_numba(codes_nhwc, plan, out, nhwc)
+        codes = x if x.dtype == np.uint8 else quantize(x, plan)
+        return _conv2d_numba(np.ascontiguousarray(codes if nhwc else codes.transpose(0, 2, 3, 1)), plan, out, nhwc)
 
+    # Any strides: the native pass quantizes (float input), transposes and packs in one go.
+    if any(st % x.itemsize for st in x.strides):
+        x = np.ascontiguousarray(x)
     dtype = np.int32 if out == "int32" else np.float32
     result = np.empty((n, ho, wo, plan.cout) if nhwc else (n, plan.cout, ho, wo), dtype=dtype)
-    plan._native.forward(codes_nhwc, result, not nhwc, threads)
+    plan._native.forward(x, nhwc, result, not nhwc, threads)
     return result
 
 

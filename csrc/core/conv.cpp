@@ -9,6 +9,7 @@
 #include "core/conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -101,7 +102,7 @@ ConvShape ConvLayer::shape_for(int n, int h, int w) const {
   return ConvShape{n, h, w, int((hp - eh) / s.sh + 1), int((wp - ew) / s.sw + 1)};
 }
 
-void ConvLayer::forward(const uint8_t* codes, int n, int h, int w, void* out, int out_kind,
+void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int out_kind,
                         bool out_nchw, int threads) {
   const ConvSpec& s = spec_;
   const ConvShape sh = shape_for(n, h, w);
@@ -112,7 +113,10 @@ void ConvLayer::forward(const uint8_t* codes, int n, int h, int w, void* out, in
   const int64_t pix_words = int64_t(G) * A * kw64_;  // 64-bit words per packed pixel
   const int64_t howo = int64_t(sh.ho) * sh.wo;
 
-  // 1. Activation bit-planes with explicit zero padding, and per-pixel code sums.
+  // 1. Activation bit-planes with explicit zero padding, and per-pixel code sums. Float input is
+  // quantized and transposed to channels-last one row at a time, in cache, then packed.
+  const ActQuant quant{float(s.a_scale), float(s.a_zero_point), float((1 << A) - 1), s.a_encoding == A_BINARY};
+  std::atomic<bool> saw_nan{false};
   std::vector<uint64_t> act(size_t(n) * hp * wp * pix_words);
   std::vector<int32_t> rowsum(size_t(n) * hp * wp * G);
   parallel_for(int64_t(n) * hp, threads, [&](int64_t item) {
@@ -128,10 +132,31 @@ void ConvLayer::forward(const uint8_t* codes, int n, int h, int w, void* out, in
     std::memset(srow, 0, sizeof(int32_t) * s.pw * G);
     std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
     std::memset(srow + (s.pw + w) * G, 0, sizeof(int32_t) * s.pw * G);
-    const uint8_t* src = codes + ((img * h) + (r - s.ph)) * int64_t(w) * s.cin;
-    isa.pack_activations(src, s.cin, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
+    const int64_t row_off = img * in.stride[0] + (r - s.ph) * in.stride[2];
+    const uint8_t* src;
+    int64_t src_pix_stride;
+    thread_local std::vector<uint8_t> tmp;
+    if (!in.is_float && in.stride[1] == 1) {  // channels-last codes: packed straight from the input
+      src = static_cast<const uint8_t*>(in.data) + row_off;
+      src_pix_stride = in.stride[3];
+    } else {
+      tmp.resize(size_t(w) * s.cin);
+      if (in.is_float) {
+        if (isa.quantize_row(static_cast<const float*>(in.data) + row_off, in.stride[1], in.stride[3], w,
+                             s.cin, quant, tmp.data()))
+          saw_nan.store(true, std::memory_order_relaxed);
+      } else {
+        const uint8_t* row = static_cast<const uint8_t*>(in.data) + row_off;
+        for (int x = 0; x < w; ++x)
+          for (int c = 0; c < s.cin; ++c) tmp[size_t(x) * s.cin + c] = row[c * in.stride[1] + x * in.stride[3]];
+      }
+      src = tmp.data();
+      src_pix_stride = s.cin;
+    }
+    isa.pack_activations(src, src_pix_stride, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
                          srow + s.pw * G);
   });
+  if (saw_nan.load()) throw std::invalid_argument("x contains NaN, which has no quantized code (Inf is allowed and clips)");
 
   // 2. Window code sums per output pixel and group, separably: kernel rows first, then columns.
   std::vector<int32_t> qsum(size_t(n) * howo * G);

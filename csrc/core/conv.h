@@ -24,8 +24,16 @@ struct ConvSpec {
   int a_bits = 8;
   int a_encoding = A_UNSIGNED;
   int a_zero_point = 0;
+  double a_scale = 1.0;        // activation quantizer for float input (used in float32)
   std::vector<double> scale;   // [cout] a_scale * w_scale[k]
   std::vector<double> bias;    // [cout]
+};
+
+// The input of one forward call: uint8 codes or float32 activations, any strides.
+struct ConvInput {
+  const void* data;
+  bool is_float;       // float32 activations (quantized on the fly), else uint8 codes
+  int64_t stride[4];   // in elements, for the (n, c, h, w) axes
 };
 
 struct ConvShape {  // of one forward call
@@ -40,10 +48,11 @@ class ConvLayer {
   const ConvSpec& spec() const { return spec_; }
   ConvShape shape_for(int n, int h, int w) const;  // throws std::invalid_argument if too small
 
-  // codes: uint8 NHWC contiguous [n][h][w][cin], every code < 2^a_bits.
+  // in: [n][cin][h][w] through its strides; codes must be < 2^a_bits (float input is quantized in
+  // the same pass that transposes and packs it; NaN throws std::invalid_argument).
   // out: contiguous int32 (OUT_INT32) or float32 (OUT_FLOAT), [n][ho][wo][cout] or, with
   // out_nchw, [n][cout][ho][wo].
-  void forward(const uint8_t* codes, int n, int h, int w, void* out, int out_kind, bool out_nchw,
+  void forward(const ConvInput& in, int n, int h, int w, void* out, int out_kind, bool out_nchw,
                int threads);
 
   // Packed weights for an ISA (packed on first use, then cached).

@@ -15,6 +15,7 @@ struct IsaImpl {
   const char* name;
   KernelInfo (*kernel)(int w_bits, int a_bits);
   PackActivationsFn pack_activations;
+  QuantizeRowFn quantize_row;
 };
 
 // ISAs compiled into this build, best first.

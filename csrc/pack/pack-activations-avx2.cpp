@@ -2,9 +2,14 @@
 // brings bit j of every byte to its top bit, and VPMOVMSKB collects them. Needs -mavx2.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "pack/pack.h"
+
+namespace {
+#include "pack/quantize-row.h"
+}  // namespace
 
 namespace bitconv {
 
@@ -45,6 +50,11 @@ void pack_activations_avx2(const uint8_t* src, int64_t src_pix_stride, int64_t n
       rowsum[x * groups + g] = int32_t(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1));
     }
   }
+}
+
+bool quantize_row_avx2(const float* src, int64_t sc, int64_t sw, int width, int channels,
+                       const ActQuant& q, uint8_t* dst) {
+  return quantize_row_generic(src, sc, sw, width, channels, q, dst);
 }
 
 }  // namespace bitconv

@@ -2,9 +2,38 @@
 // 64-bit plane word directly; VPSADBW sums the codes. Needs -mavx512f -mavx512bw.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "pack/pack.h"
+
+namespace {
+#include "pack/quantize-row.h"
+
+// 16 x 16 byte transpose: a[c] holds 16 bytes (pixels) of channel c; returns out[w] = 16 channels.
+inline void transpose16x16(const __m128i a[16], __m128i out[16]) {
+  __m128i b[16], c[4][4], d[2][8];
+  for (int i = 0; i < 8; ++i) {  // pairs of channels, pixels 0..7 then 8..15
+    b[2 * i] = _mm_unpacklo_epi8(a[2 * i], a[2 * i + 1]);
+    b[2 * i + 1] = _mm_unpackhi_epi8(a[2 * i], a[2 * i + 1]);
+  }
+  for (int q = 0; q < 4; ++q) {  // quads of channels, 4 pixels each
+    c[q][0] = _mm_unpacklo_epi16(b[4 * q], b[4 * q + 2]);
+    c[q][1] = _mm_unpackhi_epi16(b[4 * q], b[4 * q + 2]);
+    c[q][2] = _mm_unpacklo_epi16(b[4 * q + 1], b[4 * q + 3]);
+    c[q][3] = _mm_unpackhi_epi16(b[4 * q + 1], b[4 * q + 3]);
+  }
+  for (int o = 0; o < 2; ++o)  // octets of channels, 2 pixels each
+    for (int r = 0; r < 4; ++r) {
+      d[o][2 * r] = _mm_unpacklo_epi32(c[2 * o][r], c[2 * o + 1][r]);
+      d[o][2 * r + 1] = _mm_unpackhi_epi32(c[2 * o][r], c[2 * o + 1][r]);
+    }
+  for (int s = 0; s < 8; ++s) {
+    out[2 * s] = _mm_unpacklo_epi64(d[0][s], d[1][s]);
+    out[2 * s + 1] = _mm_unpackhi_epi64(d[0][s], d[1][s]);
+  }
+}
+}  // namespace
 
 namespace bitconv {
 
@@ -35,6 +64,46 @@ void pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t
       rowsum[x * groups + g] = int32_t(_mm512_reduce_add_epi64(sum));
     }
   }
+}
+
+// Rows with contiguous pixels (NCHW): 16 channels x 16 pixels at a time are quantized in zmm
+// registers (the same float32 operations as the scalar path), narrowed to bytes and transposed.
+bool quantize_row_avx512(const float* src, int64_t sc, int64_t sw, int width, int channels,
+                         const ActQuant& q, uint8_t* dst) {
+  if (sw != 1) return quantize_row_generic(src, sc, sw, width, channels, q, dst);
+  const __m512 scale = _mm512_set1_ps(q.scale), zp = _mm512_set1_ps(q.zero_point),
+               qmax = _mm512_set1_ps(q.qmax), zero = _mm512_setzero_ps();
+  const __m512i one = _mm512_set1_epi32(1);
+  __mmask16 nan = 0;
+  __m128i rows[16], cols[16];
+  for (int c0 = 0; c0 < channels; c0 += 16) {
+    const int nc = channels - c0 < 16 ? channels - c0 : 16;
+    for (int w0 = 0; w0 < width; w0 += 16) {
+      const int nw = width - w0 < 16 ? width - w0 : 16;
+      const __mmask16 wm = __mmask16((1u << nw) - 1u);
+      for (int i = 0; i < 16; ++i) {
+        if (i >= nc) {
+          rows[i] = _mm_setzero_si128();
+          continue;
+        }
+        const __m512 x = _mm512_maskz_loadu_ps(wm, src + (c0 + i) * sc + w0);
+        nan |= _mm512_mask_cmp_ps_mask(wm, x, x, _CMP_UNORD_Q);
+        __m512i v;
+        if (q.binary) {
+          v = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(x, zero, _CMP_GE_OQ), one);
+        } else {
+          __m512 r = _mm512_roundscale_ps(_mm512_div_ps(x, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+          r = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, zp), zero), qmax);  // NaN -> 0 (refused anyway)
+          v = _mm512_cvttps_epi32(r);
+        }
+        rows[i] = _mm512_cvtepi32_epi8(v);
+      }
+      transpose16x16(rows, cols);
+      const __mmask16 cm = __mmask16((1u << nc) - 1u);
+      for (int w = 0; w < nw; ++w) _mm_mask_storeu_epi8(dst + int64_t(w0 + w) * channels + c0, cm, cols[w]);
+    }
+  }
+  return nan != 0;
 }
 
 }  // namespace bitconv

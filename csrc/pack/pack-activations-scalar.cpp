@@ -1,7 +1,12 @@
 // Activation bit-plane packing in portable C++ (the fallback and the reference for the SIMD packers).
+#include <cmath>
 #include <cstring>
 
 #include "pack/pack.h"
+
+namespace {
+#include "pack/quantize-row.h"
+}  // namespace
 
 namespace bitconv {
 
@@ -25,6 +30,11 @@ void pack_activations_scalar(const uint8_t* src, int64_t src_pix_stride, int64_t
       rowsum[x * groups + g] = sum;
     }
   }
+}
+
+bool quantize_row_scalar(const float* src, int64_t sc, int64_t sw, int width, int channels,
+                         const ActQuant& q, uint8_t* dst) {
+  return quantize_row_generic(src, sc, sw, width, channels, q, dst);
 }
 
 }  // namespace bitconv

@@ -24,6 +24,25 @@ void pack_activations_avx2(const uint8_t*, int64_t, int64_t, int, int, int, int,
 void pack_activations_avx512(const uint8_t*, int64_t, int64_t, int, int, int, int, uint64_t*, int64_t,
                              int32_t*);
 
+// The activation quantizer of DESIGN section 2 in float32: q = clip(rint(x / scale) + zero_point,
+// 0, qmax), or q = (x >= 0) when binary.
+struct ActQuant {
+  float scale;
+  float zero_point;
+  float qmax;
+  bool binary;
+};
+
+// Quantizes one input row of float32 activations into codes dst[w * channels + c] (channels
+// contiguous, ready for PackActivationsFn). Element (c, w) is at src + c * sc + w * sw.
+// Returns true if any input was NaN (the caller refuses the call).
+using QuantizeRowFn = bool (*)(const float* src, int64_t sc, int64_t sw, int width, int channels,
+                               const ActQuant& q, uint8_t* dst);
+
+bool quantize_row_scalar(const float*, int64_t, int64_t, int, int, const ActQuant&, uint8_t*);
+bool quantize_row_avx2(const float*, int64_t, int64_t, int, int, const ActQuant&, uint8_t*);
+bool quantize_row_avx512(const float*, int64_t, int64_t, int, int, const ActQuant&, uint8_t*);
+
 // Weight panel for channels `channels` (indices into qweight's first axis) that share `w_bits`.
 // qweight: int16 [cout][cg][kh*kw] (tap-major per channel); u = (qw + offset) / mult are the planes.
 // Layout: blocks of k.nr() channels; block b holds taps x kc32 x w_bits x nv x lanes 32-bit words

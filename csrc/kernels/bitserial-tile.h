@@ -67,41 +67,49 @@ void bitserial_tile(const bitconv::BlockArgs& b, const bitconv::TileArgs& t) {
   }
 
   // Combine classes: P = sum_s acc[s] << s (Horner), then the epilogue.
+  // Channels-last output with consecutive channels is stored straight from registers; any other
+  // layout (NCHW, permuted channels of a kernel-wise panel) goes through a small tile buffer.
+  alignas(64) int32_t buf[MR][NV * L];
+  const bool direct = b.ch_contiguous;
   for (int m = 0; m < MR; ++m) {
     if (m >= t.mr) break;
-    R p[NV];
-    for (int v = 0; v < NV; ++v) {
-      R x = acc[C - 1][m][v];
-      for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), acc[s][m][v]);
-      p[v] = x;
-    }
     const uint32_t qterm = uint32_t(b.qcoef) * uint32_t(t.qsum[m]);
     const R q = V::broadcast(&qterm);
     const int32_t* corr = t.corr[m];
     for (int v = 0; v < NV; ++v) {
       const int valid = b.nr - v * L;
       if (valid <= 0) break;
-      R x = V::sub(V::shl(p[v], b.shift), q);
+      R x = acc[C - 1][m][v];
+      for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), acc[s][m][v]);
+      x = V::sub(V::shl(x, b.shift), q);
       if (corr) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr) + v * L));
       const int n_valid = valid < L ? valid : L;
-      if (b.ch_contiguous) {
+      if (direct) {
         const int64_t off = t.out_off[m] + b.ch_off[v * L];
         if (b.out_kind == bitconv::OUT_INT32)
           V::store_i32(static_cast<int32_t*>(b.out) + off, x, n_valid);
         else
           V::store_f32(static_cast<float*>(b.out) + off, x, b.scale + v * L, b.bias + v * L, n_valid);
+      } else if (b.out_kind == bitconv::OUT_INT32) {
+        V::store_i32(buf[m] + v * L, x, L);
       } else {
-        alignas(64) int32_t tmp[L];
-        V::store_i32(tmp, x, L);
-        for (int n = 0; n < n_valid; ++n) {
-          const int64_t off = t.out_off[m] + b.ch_off[v * L + n];
-          if (b.out_kind == bitconv::OUT_INT32)
-            static_cast<int32_t*>(b.out)[off] = tmp[n];
-          else
-            static_cast<float*>(b.out)[off] =
-                float(double(tmp[n]) * b.scale[v * L + n] + b.bias[v * L + n]);
-        }
+        V::store_f32(reinterpret_cast<float*>(buf[m]) + v * L, x, b.scale + v * L, b.bias + v * L, L);
       }
+    }
+  }
+  if (direct) return;
+  // 4-byte values of either type, copied by bit pattern.
+  int32_t* out = static_cast<int32_t*>(b.out);
+  bool consecutive = true;  // pixels of the tile adjacent in the output (NCHW rows)
+  for (int m = 1; m < t.mr; ++m) consecutive &= t.out_off[m] == t.out_off[0] + m;
+  for (int n = 0; n < b.nr; ++n) {
+    if (consecutive) {
+      int32_t* dst = out + t.out_off[0] + b.ch_off[n];
+      for (int m = 0; m < MR; ++m)
+        if (m < t.mr) dst[m] = buf[m][n];
+    } else {
+      for (int m = 0; m < MR; ++m)
+        if (m < t.mr) out[t.out_off[m] + b.ch_off[n]] = buf[m][n];
     }
   }
 }

@@ -146,9 +146,8 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
                              s.cin, quant, tmp.data()))
           saw_nan.store(true, std::memory_order_relaxed);
       } else {
-        const uint8_t* row = static_cast<const uint8_t*>(in.data) + row_off;
-        for (int x = 0; x < w; ++x)
-          for (int c = 0; c < s.cin; ++c) tmp[size_t(x) * s.cin + c] = row[c * in.stride[1] + x * in.stride[3]];
+        isa.transpose_row(static_cast<const uint8_t*>(in.data) + row_off, in.stride[1], in.stride[3], w, s.cin,
+                          tmp.data());
       }
       src = tmp.data();
       src_pix_stride = s.cin;
@@ -249,6 +248,15 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     const KernelInfo& k = p.w.kernel;
     const int NR = k.nr();
     const int64_t pos0 = int64_t(it.block) * NR;
+    // NCHW output: tiles are written channels-last into a per-thread scratch, then transposed.
+    thread_local std::vector<int32_t> scratch;
+    static const std::vector<int64_t> iota = [] {
+      std::vector<int64_t> v(kMaxNR);
+      for (int i = 0; i < kMaxNR; ++i) v[i] = i;
+      return v;
+    }();
+    const int64_t pix_begin = it.tile_begin * k.mr;
+    const int64_t pix_end = std::min(howo, it.tile_end * k.mr);
     BlockArgs b;
     b.w = p.w.data.data() + it.block * p.w.block_words;
     b.tap_off = tap_off.data();
@@ -256,23 +264,33 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     b.kc = kc32_;
     b.a_plane_stride = 2 * int64_t(kw64_);
     b.nr = int(std::min<int64_t>(NR, int64_t(p.w.channels.size()) - pos0));
-    b.ch_off = ch_off[it.panel].data() + pos0;
-    // Panel channels ascend, so a block is contiguous when its first and last are nr - 1 apart.
-    b.ch_contiguous = !out_nchw && p.w.channels[pos0 + b.nr - 1] - p.w.channels[pos0] == b.nr - 1;
     b.shift = p.shift;
     b.qcoef = p.qcoef;
     b.scale = p.scale.data() + pos0;
     b.bias = p.bias.data() + pos0;
     b.out_kind = out_kind;
-    b.out = out;
+    int64_t img_out, pix_stride_out;
+    if (out_nchw) {
+      scratch.resize(size_t(pix_end - pix_begin) * NR);
+      b.out = scratch.data();
+      b.ch_off = iota.data();
+      b.ch_contiguous = true;
+      img_out = -pix_begin * NR;
+      pix_stride_out = NR;
+    } else {
+      b.out = out;
+      b.ch_off = ch_off[it.panel].data() + pos0;
+      // Panel channels ascend, so a block is contiguous when its first and last are nr - 1 apart.
+      b.ch_contiguous = p.w.channels[pos0 + b.nr - 1] - p.w.channels[pos0] == b.nr - 1;
+      img_out = int64_t(it.img) * howo * s.cout;
+      pix_stride_out = s.cout;
+    }
     const size_t padded = size_t(p.w.blocks()) * NR;
     const int64_t group_off = int64_t(p.group) * A * kw64_ * 2;
     const uint32_t* img_act = act32 + int64_t(it.img) * hp * wp * pix_words * 2 + group_off;
     const int32_t* img_qsum = qsum.data() + int64_t(it.img) * howo * G + p.group;
-    const int64_t img_out = out_nchw ? int64_t(it.img) * s.cout * howo : int64_t(it.img) * howo * s.cout;
-    const int64_t pix_stride_out = out_nchw ? 1 : s.cout;
     TileArgs t;
-    int64_t pix = it.tile_begin * k.mr;
+    int64_t pix = pix_begin;
     int oh = int(pix / sh.wo), ow = int(pix % sh.wo);  // walked forward, no division per pixel
     for (int64_t tile = it.tile_begin; tile < it.tile_end; ++tile) {
       t.mr = int(std::min<int64_t>(k.mr, howo - pix));
@@ -292,6 +310,10 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       }
       k.fn(b, t);
     }
+    if (out_nchw)
+      isa.transpose_out(scratch.data(), pix_end - pix_begin, b.nr, NR,
+                        static_cast<int32_t*>(out) + int64_t(it.img) * s.cout * howo + pix_begin,
+                        ch_off[it.panel].data() + pos0);
   });
 }
 

@@ -13,15 +13,15 @@ namespace bitconv {
 const std::vector<IsaImpl>& compiled_isas() {
   static const std::vector<IsaImpl> table = {
 #if defined(BITCONV_BUILD_AVX512)
-      {Isa::Avx512, "avx512", &bitserial_kernel_avx512, &pack_activations_avx512, &quantize_row_avx512},
+      {Isa::Avx512, "avx512", &bitserial_kernel_avx512, &pack_activations_avx512, &quantize_row_avx512, &transpose_row_avx512, &transpose_out_avx512},
 #endif
 #if defined(BITCONV_BUILD_AVX2)
-      {Isa::Avx2, "avx2", &bitserial_kernel_avx2, &pack_activations_avx2, &quantize_row_avx2},
+      {Isa::Avx2, "avx2", &bitserial_kernel_avx2, &pack_activations_avx2, &quantize_row_avx2, &transpose_row_avx2, &transpose_out_scalar},
 #endif
 #if defined(BITCONV_BUILD_NEON)
-      {Isa::Neon, "neon", &bitserial_kernel_neon, &pack_activations_scalar, &quantize_row_scalar},
+      {Isa::Neon, "neon", &bitserial_kernel_neon, &pack_activations_scalar, &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar},
 #endif
-      {Isa::Scalar, "scalar", &bitserial_kernel_scalar, &pack_activations_scalar, &quantize_row_scalar},
+      {Isa::Scalar, "scalar", &bitserial_kernel_scalar, &pack_activations_scalar, &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar},
   };
   return table;
 }

@@ -16,6 +16,8 @@ struct IsaImpl {
   KernelInfo (*kernel)(int w_bits, int a_bits);
   PackActivationsFn pack_activations;
   QuantizeRowFn quantize_row;
+  TransposeRowFn transpose_row;
+  TransposeOutFn transpose_out;
 };
 
 // ISAs compiled into this build, best first.

@@ -57,4 +57,8 @@ bool quantize_row_avx2(const float* src, int64_t sc, int64_t sw, int width, int 
   return quantize_row_generic(src, sc, sw, width, channels, q, dst);
 }
 
+void transpose_row_avx2(const uint8_t* src, int64_t sc, int64_t sw, int width, int channels, uint8_t* dst) {
+  transpose_row_generic(src, sc, sw, width, channels, dst);
+}
+
 }  // namespace bitconv

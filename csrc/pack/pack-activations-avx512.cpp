@@ -70,11 +70,26 @@ void pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t
 // registers (the same float32 operations as the scalar path), narrowed to bytes and transposed.
 bool quantize_row_avx512(const float* src, int64_t sc, int64_t sw, int width, int channels,
                          const ActQuant& q, uint8_t* dst) {
-  if (sw != 1) return quantize_row_generic(src, sc, sw, width, channels, q, dst);
   const __m512 scale = _mm512_set1_ps(q.scale), zp = _mm512_set1_ps(q.zero_point),
                qmax = _mm512_set1_ps(q.qmax), zero = _mm512_setzero_ps();
   const __m512i one = _mm512_set1_epi32(1);
   __mmask16 nan = 0;
+  auto codes = [&](__m512 x, __mmask16 m) {
+    nan |= _mm512_mask_cmp_ps_mask(m, x, x, _CMP_UNORD_Q);
+    if (q.binary) return _mm512_cvtepi32_epi8(_mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(x, zero, _CMP_GE_OQ), one));
+    __m512 r = _mm512_roundscale_ps(_mm512_div_ps(x, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, zp), zero), qmax);  // NaN -> 0 (refused anyway)
+    return _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(r));
+  };
+  if (sc == 1) {  // channels-last: no transpose
+    for (int w = 0; w < width; ++w)
+      for (int c0 = 0; c0 < channels; c0 += 16) {
+        const __mmask16 m = channels - c0 >= 16 ? __mmask16(0xffff) : __mmask16((1u << (channels - c0)) - 1u);
+        _mm_mask_storeu_epi8(dst + int64_t(w) * channels + c0, m, codes(_mm512_maskz_loadu_ps(m, src + w * sw + c0), m));
+      }
+    return nan != 0;
+  }
+  if (sw != 1) return quantize_row_generic(src, sc, sw, width, channels, q, dst);
   __m128i rows[16], cols[16];
   for (int c0 = 0; c0 < channels; c0 += 16) {
     const int nc = channels - c0 < 16 ? channels - c0 : 16;
@@ -86,17 +101,7 @@ bool quantize_row_avx512(const float* src, int64_t sc, int64_t sw, int width, in
           rows[i] = _mm_setzero_si128();
           continue;
         }
-        const __m512 x = _mm512_maskz_loadu_ps(wm, src + (c0 + i) * sc + w0);
-        nan |= _mm512_mask_cmp_ps_mask(wm, x, x, _CMP_UNORD_Q);
-        __m512i v;
-        if (q.binary) {
-          v = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(x, zero, _CMP_GE_OQ), one);
-        } else {
-          __m512 r = _mm512_roundscale_ps(_mm512_div_ps(x, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-          r = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, zp), zero), qmax);  // NaN -> 0 (refused anyway)
-          v = _mm512_cvttps_epi32(r);
-        }
-        rows[i] = _mm512_cvtepi32_epi8(v);
+        rows[i] = codes(_mm512_maskz_loadu_ps(wm, src + (c0 + i) * sc + w0), wm);
       }
       transpose16x16(rows, cols);
       const __mmask16 cm = __mmask16((1u << nc) - 1u);
@@ -104,6 +109,74 @@ bool quantize_row_avx512(const float* src, int64_t sc, int64_t sw, int width, in
     }
   }
   return nan != 0;
+}
+
+// uint8 codes with contiguous pixels (NCHW) to channels-last, 16 x 16 bytes at a time.
+void transpose_row_avx512(const uint8_t* src, int64_t sc, int64_t sw, int width, int channels, uint8_t* dst) {
+  if (sw != 1) {
+    transpose_row_generic(src, sc, sw, width, channels, dst);
+    return;
+  }
+  __m128i rows[16], cols[16];
+  for (int c0 = 0; c0 < channels; c0 += 16) {
+    const int nc = channels - c0 < 16 ? channels - c0 : 16;
+    for (int w0 = 0; w0 < width; w0 += 16) {
+      const int nw = width - w0 < 16 ? width - w0 : 16;
+      const __mmask16 wm = __mmask16((1u << nw) - 1u);
+      for (int i = 0; i < 16; ++i)
+        rows[i] = i < nc ? _mm_maskz_loadu_epi8(wm, src + (c0 + i) * sc + w0) : _mm_setzero_si128();
+      transpose16x16(rows, cols);
+      const __mmask16 cm = __mmask16((1u << nc) - 1u);
+      for (int w = 0; w < nw; ++w) _mm_mask_storeu_epi8(dst + int64_t(w0 + w) * channels + c0, cm, cols[w]);
+    }
+  }
+}
+
+// One stage of the 16 x 16 transpose: swap the off-diagonal S x S sub-blocks of each 2S x 2S block.
+template <int S>
+inline void transpose_stage(__m512i (&r)[16]) {
+  alignas(64) static const int32_t lo[16] = {
+#define BITCONV_LO(c) ((c) % (2 * S) < S ? (c) : 16 + (c) - S)
+      BITCONV_LO(0), BITCONV_LO(1), BITCONV_LO(2), BITCONV_LO(3), BITCONV_LO(4), BITCONV_LO(5),
+      BITCONV_LO(6), BITCONV_LO(7), BITCONV_LO(8), BITCONV_LO(9), BITCONV_LO(10), BITCONV_LO(11),
+      BITCONV_LO(12), BITCONV_LO(13), BITCONV_LO(14), BITCONV_LO(15)};
+#undef BITCONV_LO
+  const __m512i idx_lo = _mm512_load_si512(lo);
+  const __m512i idx_hi = _mm512_add_epi32(idx_lo, _mm512_set1_epi32(S));
+  for (int i = 0; i < 16; ++i)
+    if ((i % (2 * S)) < S) {
+      const __m512i a = r[i], b = r[i + S];
+      r[i] = _mm512_permutex2var_epi32(a, idx_lo, b);
+      r[i + S] = _mm512_permutex2var_epi32(a, idx_hi, b);
+    }
+}
+
+// Output tile to NCHW: 16 x 16 blocks transposed in registers.
+void transpose_out_avx512(const int32_t* src, int64_t rows, int cols, int64_t src_stride, int32_t* dst,
+                          const int64_t* col_off) {
+  __m512i r[16];
+  for (int n0 = 0; n0 < cols; n0 += 16) {
+    const int nc = cols - n0 < 16 ? cols - n0 : 16;
+    const __mmask16 cm = __mmask16((1u << nc) - 1u);
+    for (int64_t i0 = 0; i0 < rows; i0 += 16) {
+      const int ni = rows - i0 < 16 ? int(rows - i0) : 16;
+      if (ni == 16) {
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i) r[i] = _mm512_maskz_loadu_epi32(cm, src + (i0 + i) * src_stride + n0);
+      } else {
+        for (int i = 0; i < 16; ++i)
+          r[i] = i < ni ? _mm512_maskz_loadu_epi32(cm, src + (i0 + i) * src_stride + n0) : _mm512_setzero_si512();
+      }
+      transpose_stage<8>(r);
+      transpose_stage<4>(r);
+      transpose_stage<2>(r);
+      transpose_stage<1>(r);
+      const __mmask16 im = __mmask16((1u << ni) - 1u);
+#pragma GCC unroll 16
+      for (int n = 0; n < 16; ++n)
+        if (n < nc) _mm512_mask_storeu_epi32(dst + col_off[n0 + n] + i0, im, r[n]);
+    }
+  }
 }
 
 }  // namespace bitconv

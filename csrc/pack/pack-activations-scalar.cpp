@@ -37,4 +37,16 @@ bool quantize_row_scalar(const float* src, int64_t sc, int64_t sw, int width, in
   return quantize_row_generic(src, sc, sw, width, channels, q, dst);
 }
 
+void transpose_row_scalar(const uint8_t* src, int64_t sc, int64_t sw, int width, int channels, uint8_t* dst) {
+  transpose_row_generic(src, sc, sw, width, channels, dst);
+}
+
+void transpose_out_scalar(const int32_t* src, int64_t rows, int cols, int64_t src_stride, int32_t* dst,
+                          const int64_t* col_off) {
+  for (int n = 0; n < cols; ++n) {
+    int32_t* d = dst + col_off[n];
+    for (int64_t i = 0; i < rows; ++i) d[i] = src[i * src_stride + n];
+  }
+}
+
 }  // namespace bitconv

@@ -43,6 +43,23 @@ bool quantize_row_scalar(const float*, int64_t, int64_t, int, int, const ActQuan
 bool quantize_row_avx2(const float*, int64_t, int64_t, int, int, const ActQuant&, uint8_t*);
 bool quantize_row_avx512(const float*, int64_t, int64_t, int, int, const ActQuant&, uint8_t*);
 
+// Copies one input row of uint8 codes to channels-last dst[w * channels + c]; element (c, w) is at
+// src + c * sc + w * sw.
+using TransposeRowFn = void (*)(const uint8_t* src, int64_t sc, int64_t sw, int width, int channels,
+                                uint8_t* dst);
+
+void transpose_row_scalar(const uint8_t*, int64_t, int64_t, int, int, uint8_t*);
+void transpose_row_avx2(const uint8_t*, int64_t, int64_t, int, int, uint8_t*);
+void transpose_row_avx512(const uint8_t*, int64_t, int64_t, int, int, uint8_t*);
+
+// Output tile transpose (channels-last tile to NCHW): dst[col_off[n] + i] = src[i * src_stride + n]
+// for i < rows, n < cols; 32-bit values of either type.
+using TransposeOutFn = void (*)(const int32_t* src, int64_t rows, int cols, int64_t src_stride, int32_t* dst,
+                                const int64_t* col_off);
+
+void transpose_out_scalar(const int32_t*, int64_t, int, int64_t, int32_t*, const int64_t*);
+void transpose_out_avx512(const int32_t*, int64_t, int, int64_t, int32_t*, const int64_t*);
+
 // Weight panel for channels `channels` (indices into qweight's first axis) that share `w_bits`.
 // qweight: int16 [cout][cg][kh*kw] (tap-major per channel); u = (qw + offset) / mult are the planes.
 // Layout: blocks of k.nr() channels; block b holds taps x kc32 x w_bits x nv x lanes 32-bit words

@@ -21,3 +21,9 @@ inline bool quantize_row_generic(const float* src, int64_t sc, int64_t sw, int w
     }
   return nan;
 }
+
+inline void transpose_row_generic(const uint8_t* src, int64_t sc, int64_t sw, int width, int channels,
+                                  uint8_t* dst) {
+  for (int w = 0; w < width; ++w)
+    for (int c = 0; c < channels; ++c) dst[int64_t(w) * channels + c] = src[c * sc + w * sw];
+}

@@ -19,8 +19,8 @@ namespace {
 template <class T>
 using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
-std::unique_ptr<ConvLayer> make_layer(carray<int8_t> qweight, std::vector<int> w_bits, int w_encoding,
-                                      int a_bits, int a_encoding, int a_zero_point,
+std::unique_ptr<ConvLayer> make_layer(carray<int16_t> qweight, std::vector<int> w_bits, int w_encoding,
+                                      int a_bits, int a_encoding, int a_zero_point, double a_scale,
                                       std::pair<int, int> stride, std::pair<int, int> padding,
                                       std::pair<int, int> dilation, int groups, std::vector<double> scale,
                                       std::vector<double> bias) {
@@ -39,6 +39,7 @@ std::unique_ptr<ConvLayer> make_layer(carray<int8_t> qweight, std::vector<int> w
   s.a_bits = a_bits;
   s.a_encoding = a_encoding;
   s.a_zero_point = a_zero_point;
+  s.a_scale = a_scale;
   s.scale = std::move(scale);
   s.bias = std::move(bias);
   py::gil_scoped_release release;
@@ -47,27 +48,36 @@ std::unique_ptr<ConvLayer> make_layer(carray<int8_t> qweight, std::vector<int> w
   return layer;
 }
 
-void forward(ConvLayer& layer, py::array codes, py::array out, bool out_nchw, int threads) {
+void forward(ConvLayer& layer, py::array x, bool x_nhwc, py::array out, bool out_nchw, int threads) {
   // The Python layer has validated shapes, dtypes and ranges; these checks only guard memory.
-  if (!(codes.flags() & py::array::c_style) || codes.dtype().kind() != 'u' || codes.itemsize() != 1 ||
-      codes.ndim() != 4)
-    throw std::invalid_argument("codes must be a C-contiguous uint8 NHWC array");
+  const bool is_float = x.dtype().is(py::dtype::of<float>());
+  if (!is_float && !x.dtype().is(py::dtype::of<uint8_t>()))
+    throw std::invalid_argument("x must be float32 or uint8");
+  if (x.ndim() != 4) throw std::invalid_argument("x must be 4-D");
   if (!(out.flags() & py::array::c_style) || !out.writeable() || out.ndim() != 4)
     throw std::invalid_argument("out must be a writeable C-contiguous 4-D array");
+  // Axes of x in (n, c, h, w) order.
+  const int ax[4] = {0, x_nhwc ? 3 : 1, x_nhwc ? 1 : 2, x_nhwc ? 2 : 3};
+  ConvInput in;
+  in.data = x.data();
+  in.is_float = is_float;
+  for (int d = 0; d < 4; ++d) {
+    if (x.strides(ax[d]) % py::ssize_t(x.itemsize())) throw std::invalid_argument("x strides must be whole elements");
+    in.stride[d] = x.strides(ax[d]) / py::ssize_t(x.itemsize());
+  }
   const ConvSpec& s = layer.spec();
-  const int n = int(codes.shape(0)), h = int(codes.shape(1)), w = int(codes.shape(2));
-  if (codes.shape(3) != s.cin) throw std::invalid_argument("codes channel count does not match the layer");
+  const int n = int(x.shape(ax[0])), h = int(x.shape(ax[2])), w = int(x.shape(ax[3]));
+  if (x.shape(ax[1]) != s.cin) throw std::invalid_argument("x channel count does not match the layer");
   const ConvShape sh = layer.shape_for(n, h, w);
   const bool is_int = out.dtype().is(py::dtype::of<int32_t>());
-  const bool is_float = out.dtype().is(py::dtype::of<float>());
-  if (!is_int && !is_float) throw std::invalid_argument("out must be int32 or float32");
+  const bool is_fout = out.dtype().is(py::dtype::of<float>());
+  if (!is_int && !is_fout) throw std::invalid_argument("out must be int32 or float32");
   const py::ssize_t want[4] = {n, out_nchw ? s.cout : sh.ho, out_nchw ? sh.ho : sh.wo, out_nchw ? sh.wo : s.cout};
   for (int d = 0; d < 4; ++d)
     if (out.shape(d) != want[d]) throw std::invalid_argument("out has the wrong shape");
-  const uint8_t* src = static_cast<const uint8_t*>(codes.data());
   void* dst = out.mutable_data();
   py::gil_scoped_release release;
-  layer.forward(src, n, h, w, dst, is_int ? OUT_INT32 : OUT_FLOAT, out_nchw, threads);
+  layer.forward(in, n, h, w, dst, is_int ? OUT_INT32 : OUT_FLOAT, out_nchw, threads);
 }
 
 }  // namespace
@@ -86,9 +96,10 @@ PYBIND11_MODULE(_native, m) {
 
   py::class_<ConvLayer>(m, "ConvLayer")
       .def(py::init(&make_layer), py::arg("qweight"), py::arg("w_bits"), py::arg("w_encoding"),
-           py::arg("a_bits"), py::arg("a_encoding"), py::arg("a_zero_point"), py::arg("stride"),
+           py::arg("a_bits"), py::arg("a_encoding"), py::arg("a_zero_point"), py::arg("a_scale"), py::arg("stride"),
            py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("scale"), py::arg("bias"))
-      .def("forward", &forward, py::arg("codes"), py::arg("out"), py::arg("out_nchw"), py::arg("threads"))
+      .def("forward", &forward, py::arg("x"), py::arg("x_nhwc"), py::arg("out"), py::arg("out_nchw"),
+           py::arg("threads"))
       .def("output_hw", [](const ConvLayer& l, int h, int w) {
         const ConvShape s = l.shape_for(1, h, w);
         return std::make_pair(s.ho, s.wo);

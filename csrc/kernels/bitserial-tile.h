@@ -54,11 +54,15 @@ void bitserial_tile(const bitconv::BlockArgs& b, const bitconv::TileArgs& t) {
       for (int i = 0; i < B; ++i)
         for (int v = 0; v < NV; ++v) wv[i][v] = V::load(w + (i * NV + v) * L);
       w += B * NV * L;
+#pragma GCC unroll 8
       for (int m = 0; m < MR; ++m) {
         const uint32_t* ap = a_ptr[m] + off + c;
+#pragma GCC unroll 8
         for (int j = 0; j < A; ++j) {
           const R av = V::broadcast(ap + j * ps);
+#pragma GCC unroll 8
           for (int i = 0; i < B; ++i)
+#pragma GCC unroll 4
             for (int v = 0; v < NV; ++v)
               acc[i + j][m][v] = V::add(acc[i + j][m][v], V::popcount_and(wv[i][v], av));
         }
@@ -71,15 +75,19 @@ void bitserial_tile(const bitconv::BlockArgs& b, const bitconv::TileArgs& t) {
   // layout (NCHW, permuted channels of a kernel-wise panel) goes through a small tile buffer.
   alignas(64) int32_t buf[MR][NV * L];
   const bool direct = b.ch_contiguous;
+  // Fully unrolled with guards instead of early exits, so acc[][][] never needs a memory copy.
+#pragma GCC unroll 8
   for (int m = 0; m < MR; ++m) {
-    if (m >= t.mr) break;
+    if (m >= t.mr) continue;
     const uint32_t qterm = uint32_t(b.qcoef) * uint32_t(t.qsum[m]);
     const R q = V::broadcast(&qterm);
     const int32_t* corr = t.corr[m];
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       const int valid = b.nr - v * L;
-      if (valid <= 0) break;
+      if (valid <= 0) continue;
       R x = acc[C - 1][m][v];
+#pragma GCC unroll 16
       for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), acc[s][m][v]);
       x = V::sub(V::shl(x, b.shift), q);
       if (corr) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr) + v * L));

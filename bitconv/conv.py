@@ -156,6 +156,12 @@ class ConvPlan:
             raise ValueError("a_zero_point must be 0 with a_encoding='binary'")
         w_scale = _check_scale("w_scale", w_scale, cout)
         a_scale = float(_check_scale("a_scale", a_scale))
+        with np.errstate(over="ignore"):
+            f32 = np.float32(a_scale)
+        if not (np.isfinite(f32) and f32 > 0):
+            # float input is divided by float32(a_scale) (docs/contract.md)
+            raise ValueError(f"a_scale={a_scale!r} is 0 or infinite in float32, where activations are "
+                             f"quantized; it must be within float32's positive finite range")
         if bias is None:
             bias = np.zeros(cout)
         else:
@@ -355,6 +361,8 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
     if c != plan.cin:
         raise ValueError(f"x has {c} channels (layout {layout}, shape {x.shape}) but the plan expects "
                          f"Cin={plan.cin}")
+    if max(n, h + 2 * plan.padding[0], w + 2 * plan.padding[1]) > _INT32_MAX:
+        raise ValueError(f"x shape {x.shape}: batch and padded spatial sizes must be below 2^31")
     if n < 1 or h < 1 or w < 1:
         raise ValueError(f"x must have a non-empty batch and spatial size, got shape {x.shape}")
     ho, wo = plan.output_hw(h, w)

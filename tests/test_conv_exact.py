@@ -1,0 +1,584 @@
+"""conv2d is exact: every ISA, pinned in turn, against the int64 reference, bit for bit.
+
+Named edge cases follow the kernels' tile edges (8/16/32/48/64 output channels, 1-8 output pixels,
+64-bit channel words), then seeded random layers cover what the named cases combine only sparsely.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+bitconv = pytest.importorskip("bitconv")
+if not hasattr(bitconv, "conv2d"):
+    pytest.skip("bitconv was built without its Python API", allow_module_level=True)
+
+from bitconv.reference import conv2d_int64, quantize_activations, scale_output, weight_range  # noqa: E402
+from conftest import per_channel_bits, random_codes, random_qweight  # noqa: E402
+
+ConvPlan = bitconv.ConvPlan
+conv2d = bitconv.conv2d
+
+
+def make_plan(qw, *, w_bits, w_enc, a_bits, a_enc="unsigned", zp=0, geom=None, w_scale=1.0,
+              a_scale=1.0, bias=None):
+    return ConvPlan.from_quantized(qw, w_scale, w_bits=w_bits, a_bits=a_bits, w_encoding=w_enc,
+                                   a_scale=a_scale, a_zero_point=zp, a_encoding=a_enc, bias=bias,
+                                   **(geom or {}))
+
+
+def reference(codes, qw, a_enc="unsigned", zp=0, geom=None):
+    return conv2d_int64(codes, qw, a_encoding=a_enc, a_zero_point=zp, **(geom or {}))
+
+
+def check(codes, qw, *, w_bits, w_enc, a_bits, a_enc="unsigned", zp=0, geom=None, threads=None,
+          what=""):
+    """Build the plan, run int32 conv2d, compare with the int64 reference; returns (plan, acc)."""
+    plan = make_plan(qw, w_bits=w_bits, w_enc=w_enc, a_bits=a_bits, a_enc=a_enc, zp=zp, geom=geom)
+    exp = reference(codes, qw, a_enc, zp, geom)
+    got = conv2d(codes, plan, out="int32", threads=threads)
+    assert got.dtype == np.int32 and got.shape == exp.shape, (got.dtype, got.shape, exp.shape)
+    if not np.array_equal(got, exp):
+        bad = np.argwhere(got != exp)
+        pytest.fail(f"{what} mismatch at {len(bad)} positions, first {tuple(bad[0])}: got "
+                    f"{got[tuple(bad[0])]} want {exp[tuple(bad[0])]}; codes {codes.shape}, qweight "
+                    f"{qw.shape}, w_bits={w_bits}, {w_enc}, a_bits={a_bits}, {a_enc}, zp={zp}, {geom}")
+    return plan, exp
+
+
+def layer(rng, *, cin=33, cout=17, k=(3, 3), hw=(5, 7), n=1, w_bits=3, w_enc="signed", a_bits=2,
+          groups=1):
+    qw = random_qweight(rng, (cout, cin // groups) + tuple(k), w_bits, w_enc)
+    codes = random_codes(rng, (n, cin) + tuple(hw), a_bits)
+    return codes, qw
+
+
+# --------------------------------------------------------------------------- bits and encodings
+
+def test_every_bit_pair(isa):
+    """All 64 (w_bits, a_bits) pairs, both weight encodings, rotating through zero points."""
+    rng = np.random.default_rng(1)
+    for wb in range(1, 9):
+        for ab in range(1, 9):
+            for w_enc in ("signed", "odd"):
+                zp = (0, (1 << ab) - 1, (1 << ab) // 2)[(wb + ab) % 3]
+                codes, qw = layer(rng, cin=33, cout=17, w_bits=wb, w_enc=w_enc, a_bits=ab)
+                check(codes, qw, w_bits=wb, w_enc=w_enc, a_bits=ab, zp=zp, geom=dict(padding=1),
+                      what=f"[{isa}] w{wb}a{ab}")
+
+
+@pytest.mark.parametrize("w_enc", ["signed", "odd"])
+def test_per_channel_bits(isa, w_enc):
+    rng = np.random.default_rng(2)
+    for cout in (3, 9, 17, 33, 49, 65):
+        for ab in (1, 2, 4, 8):
+            bits = [int(b) for b in rng.integers(1, 9, cout)]
+            codes, qw = layer(rng, cin=35, cout=cout, w_bits=bits, w_enc=w_enc, a_bits=ab)
+            check(codes, qw, w_bits=bits, w_enc=w_enc, a_bits=ab, zp=int(rng.integers(0, 1 << ab)),
+                  geom=dict(padding=1), what=f"[{isa}] per-channel {bits}")
+    # few distinct widths interleaved, and all-1-bit channels mixed with 8-bit ones
+    for bits in ([1, 8] * 12, [2] * 7 + [5] * 9 + [2] * 1, [8] * 16 + [1], [1] * 33):
+        codes, qw = layer(rng, cin=64, cout=len(bits), w_bits=bits, w_enc=w_enc, a_bits=3)
+        check(codes, qw, w_bits=bits, w_enc=w_enc, a_bits=3, zp=4, geom=dict(padding=(1, 0)),
+              what=f"[{isa}] per-channel {bits}")
+
+
+@pytest.mark.parametrize("w_enc", ["signed", "odd"])
+@pytest.mark.parametrize("a_enc,zp_kind", [("unsigned", "zero"), ("unsigned", "mid"),
+                                           ("unsigned", "max"), ("binary", "zero")])
+def test_encodings_and_zero_points(isa, w_enc, a_enc, zp_kind):
+    rng = np.random.default_rng(3)
+    for wb in (1, 2, 3, 8):
+        for ab in ((1,) if a_enc == "binary" else (1, 3, 8)):
+            zp = {"zero": 0, "mid": (1 << ab) // 2, "max": (1 << ab) - 1}[zp_kind]
+            for geom in (dict(padding=0), dict(padding=2), dict(padding=(2, 1), stride=2)):
+                codes, qw = layer(rng, cin=65, cout=19, w_bits=wb, w_enc=w_enc, a_bits=ab)
+                check(codes, qw, w_bits=wb, w_enc=w_enc, a_bits=ab, a_enc=a_enc, zp=zp, geom=geom,
+                      what=f"[{isa}]")
+
+
+def test_extreme_operands(isa):
+    """Constant extreme weights and codes: every product at its most negative / positive."""
+    for w_enc in ("signed", "odd"):
+        for wb in (1, 2, 7, 8):
+            lo, hi = weight_range(wb, w_enc)
+            for ab in (1, 2, 8):
+                top = (1 << ab) - 1
+                for wval, cval, zp in ((lo, top, 0), (hi, top, 0), (lo, 0, top), (hi, 0, top),
+                                       (lo, top, top // 2)):
+                    qw = np.full((17, 129, 3, 3), wval, np.int16)
+                    codes = np.full((1, 129, 4, 6), cval, np.uint8)
+                    check(codes, qw, w_bits=wb, w_enc=w_enc, a_bits=ab, zp=zp, geom=dict(padding=1),
+                          what=f"[{isa}] const w={wval} q={cval}")
+
+
+@pytest.mark.parametrize("w_enc,wb,cin,k,wval,cval,zp", [
+    ("odd", 8, 1321, (5, 5), -255, 255, 0),      # K = 33025, |acc| = 2147450625, the largest plan allowed
+    ("odd", 8, 1321, (5, 5), 255, 255, 0),
+    ("odd", 8, 1321, (5, 5), -255, 0, 255),
+    ("signed", 8, 7310, (3, 3), -128, 255, 0),   # K = 65790, |acc| = 2147385600
+    ("signed", 8, 7310, (3, 3), -128, 0, 255),
+    ("signed", 8, 7310, (3, 3), 127, 0, 255),
+])
+def test_accumulator_near_int32_limit(isa, w_enc, wb, cin, k, wval, cval, zp):
+    """Sums just inside int32: any narrower intermediate accumulator in a kernel shows up here."""
+    qw = np.full((9, cin) + k, wval, np.int16)
+    qw[1::2] = -wval if w_enc == "odd" or wval != -128 else 127
+    codes = np.full((1, cin) + k, cval, np.uint8)
+    _, exp = check(codes, qw, w_bits=wb, w_enc=w_enc, a_bits=8, zp=zp, geom=dict(padding=1),
+                   what=f"[{isa}] near 2^31")
+    assert max(abs(int(exp.max())), abs(int(exp.min()))) >= 2_000_000_000
+
+
+# --------------------------------------------------------------------------- geometry
+
+@pytest.mark.parametrize("k", [(1, 1), (3, 3), (5, 5), (1, 3), (3, 1), (2, 5)])
+def test_kernel_shapes(isa, k):
+    rng = np.random.default_rng(4)
+    for geom in (dict(), dict(padding=1), dict(padding=2, stride=2), dict(padding=(0, 2), stride=(1, 3)),
+                 dict(dilation=2, padding=2), dict(stride=3, padding=(1, 0))):
+        for wb, ab in ((1, 1), (2, 3), (4, 2), (8, 8)):
+            codes, qw = layer(rng, cin=31, cout=18, k=k, hw=(6, 8), w_bits=wb, a_bits=ab)
+            check(codes, qw, w_bits=wb, w_enc="signed", a_bits=ab, zp=(1 << ab) // 2, geom=geom,
+                  what=f"[{isa}] kernel {k}")
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3, (1, 2), (3, 1)])
+@pytest.mark.parametrize("padding", [0, 1, 2, (0, 1), (2, 0)])
+def test_stride_padding(isa, stride, padding):
+    rng = np.random.default_rng(5)
+    for dilation in (1, 2, (2, 1)):
+        codes, qw = layer(rng, cin=20, cout=9, hw=(7, 9), w_bits=3, a_bits=2)
+        check(codes, qw, w_bits=3, w_enc="signed", a_bits=2, zp=1,
+              geom=dict(stride=stride, padding=padding, dilation=dilation), what=f"[{isa}]")
+        codes, qw = layer(rng, cin=20, cout=9, hw=(7, 9), w_bits=1, a_bits=1)
+        check(codes, qw, w_bits=1, w_enc="odd", a_bits=1, a_enc="binary",
+              geom=dict(stride=stride, padding=padding, dilation=dilation), what=f"[{isa}] binary")
+
+
+def test_kernel_equals_padded_input(isa):
+    """Output 1x1 where the dilated kernel exactly covers the padded input, and padding wider
+    than the input (whole rows of padding)."""
+    rng = np.random.default_rng(6)
+    for hw, k, geom in (((3, 3), (3, 3), {}), ((1, 1), (3, 3), dict(padding=1)),
+                        ((2, 5), (5, 5), dict(padding=(2, 0))), ((1, 1), (5, 5), dict(padding=2)),
+                        ((5, 5), (3, 3), dict(dilation=2)), ((1, 2), (1, 1), dict(padding=2))):
+        for ab, zp in ((2, 3), (1, 0)):
+            codes, qw = layer(rng, cin=9, cout=5, k=k, hw=hw, w_bits=4, a_bits=ab)
+            check(codes, qw, w_bits=4, w_enc="signed", a_bits=ab, zp=zp, geom=geom, what=f"[{isa}] {hw}")
+
+
+@pytest.mark.parametrize("cin,groups,cout", [
+    (4, 2, 4), (32, 4, 16), (66, 3, 9), (130, 2, 10),       # grouped
+    (1, 1, 1), (8, 8, 8), (33, 33, 33), (64, 64, 64), (65, 65, 65), (17, 17, 34), (64, 64, 128),
+    (129, 129, 258),                                        # depthwise, multiplier 1 and 2
+])
+def test_groups(isa, cin, groups, cout):
+    rng = np.random.default_rng(7)
+    for wb, w_enc, ab, zp, geom in ((3, "signed", 2, 1, dict(padding=1)),
+                                    (1, "odd", 1, 0, dict(padding=1, stride=2)),
+                                    (8, "signed", 8, 200, dict(padding=2, dilation=2)),
+                                    (2, "odd", 4, 15, dict())):
+        codes, qw = layer(rng, cin=cin, cout=cout, groups=groups, w_bits=wb, w_enc=w_enc, a_bits=ab)
+        check(codes, qw, w_bits=wb, w_enc=w_enc, a_bits=ab, zp=zp, geom=dict(geom, groups=groups),
+              what=f"[{isa}] groups={groups}")
+    # binary activations with groups
+    codes, qw = layer(rng, cin=cin, cout=cout, groups=groups, w_bits=1, w_enc="odd", a_bits=1)
+    check(codes, qw, w_bits=1, w_enc="odd", a_bits=1, a_enc="binary", geom=dict(padding=1, groups=groups),
+          what=f"[{isa}] binary groups={groups}")
+    # per-channel bits with groups
+    bits = [int(b) for b in rng.integers(1, 9, cout)]
+    codes, qw = layer(rng, cin=cin, cout=cout, groups=groups, w_bits=bits, a_bits=3)
+    check(codes, qw, w_bits=bits, w_enc="signed", a_bits=3, zp=2, geom=dict(padding=1, groups=groups),
+          what=f"[{isa}] per-channel groups={groups}")
+
+
+# --------------------------------------------------------------------------- tile edges
+
+CIN_EDGES = [1, 31, 32, 33, 63, 64, 65, 127, 128, 129]
+COUT_EDGES = list(range(1, 18)) + [31, 32, 33, 47, 48, 49, 63, 64, 65, 127, 128, 129]
+
+
+@pytest.mark.parametrize("cin", CIN_EDGES)
+def test_input_channel_edges(isa, cin):
+    rng = np.random.default_rng(100 + cin)
+    for cout, wb, ab, w_enc in ((7, 2, 2, "signed"), (33, 1, 3, "odd"), (64, 5, 1, "signed"),
+                                (129, 3, 8, "odd")):
+        codes, qw = layer(rng, cin=cin, cout=cout, hw=(4, 5), w_bits=wb, w_enc=w_enc, a_bits=ab)
+        check(codes, qw, w_bits=wb, w_enc=w_enc, a_bits=ab, zp=(1 << ab) - 1, geom=dict(padding=1),
+              what=f"[{isa}] cin={cin}")
+
+
+@pytest.mark.parametrize("cout", COUT_EDGES)
+def test_output_channel_edges(isa, cout):
+    rng = np.random.default_rng(200 + cout)
+    for cin, wb, ab, w_enc, zp in ((5, 3, 2, "signed", 1), (64, 1, 1, "odd", 0), (65, 8, 4, "signed", 9)):
+        codes, qw = layer(rng, cin=cin, cout=cout, hw=(3, 5), w_bits=wb, w_enc=w_enc, a_bits=ab)
+        check(codes, qw, w_bits=wb, w_enc=w_enc, a_bits=ab, zp=zp, geom=dict(padding=1),
+              what=f"[{isa}] cout={cout}")
+    # per-channel bits at this width
+    bits = [int(b) for b in np.random.default_rng(cout).integers(1, 9, cout)]
+    codes, qw = layer(rng, cin=40, cout=cout, hw=(3, 4), w_bits=bits, w_enc="odd", a_bits=2)
+    check(codes, qw, w_bits=bits, w_enc="odd", a_bits=2, zp=2, geom=dict(padding=1),
+          what=f"[{isa}] cout={cout} per-channel")
+
+
+@pytest.mark.parametrize("wo", list(range(1, 10)) + [15, 16, 17])
+def test_output_width_edges(isa, wo):
+    rng = np.random.default_rng(300 + wo)
+    for ho, k, geom in ((1, (1, 1), {}), (2, (3, 3), dict(padding=1)), (3, (3, 3), {}),
+                        (2, (1, 3), dict(stride=2, padding=(0, 1)))):
+        s = geom.get("stride", 1)
+        p = geom.get("padding", 0)
+        pw = p[1] if isinstance(p, tuple) else p
+        ph = p[0] if isinstance(p, tuple) else p
+        w = (wo - 1) * s + k[1] - 2 * pw
+        h = (ho - 1) * s + k[0] - 2 * ph
+        for cout, wb, ab in ((16, 2, 2), (17, 1, 1), (48, 4, 3)):
+            codes, qw = layer(rng, cin=34, cout=cout, k=k, hw=(h, w), w_bits=wb, a_bits=ab)
+            _, exp = check(codes, qw, w_bits=wb, w_enc="signed", a_bits=ab, zp=1, geom=geom,
+                           what=f"[{isa}] wo={wo}")
+            assert exp.shape[2:] == (ho, wo)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_batch(isa, n):
+    rng = np.random.default_rng(8)
+    for wb, ab in ((1, 1), (3, 2), (8, 8)):
+        codes, qw = layer(rng, cin=65, cout=33, n=n, w_bits=wb, a_bits=ab)
+        check(codes, qw, w_bits=wb, w_enc="signed", a_bits=ab, zp=1, geom=dict(padding=1, stride=(1, 2)),
+              what=f"[{isa}] batch {n}")
+    # each image of the batch equals the same image run alone
+    codes, qw = layer(rng, cin=20, cout=10, n=n, w_bits=2, a_bits=2)
+    plan = make_plan(qw, w_bits=2, w_enc="signed", a_bits=2, zp=1, geom=dict(padding=1))
+    full = conv2d(codes, plan, out="int32")
+    for b in range(n):
+        assert np.array_equal(full[b:b + 1], conv2d(codes[b:b + 1], plan, out="int32"))
+
+
+# --------------------------------------------------------------------------- layouts, views, threads
+
+def test_nhwc_equals_nchw(isa):
+    rng = np.random.default_rng(9)
+    for cin, cout, wb, ab, a_enc in ((33, 17, 3, 2, "unsigned"), (64, 48, 1, 1, "binary"), (5, 65, 8, 8, "unsigned")):
+        codes, qw = layer(rng, cin=cin, cout=cout, n=2, w_bits=wb, a_bits=ab)
+        plan = make_plan(qw, w_bits=wb, w_enc="signed", a_bits=ab, a_enc=a_enc, geom=dict(padding=1),
+                         w_scale=rng.random(cout) + 0.1, a_scale=0.3, bias=rng.standard_normal(cout))
+        nchw = conv2d(codes, plan, out="int32")
+        nhwc = conv2d(np.ascontiguousarray(codes.transpose(0, 2, 3, 1)), plan, out="int32", layout="NHWC")
+        assert np.array_equal(nhwc, nchw.transpose(0, 2, 3, 1))
+        assert np.array_equal(nchw, reference(codes, qw, a_enc, 0, dict(padding=1)))
+        f_nchw = conv2d(codes, plan)
+        f_nhwc = conv2d(np.ascontiguousarray(codes.transpose(0, 2, 3, 1)), plan, layout="NHWC")
+        assert f_nchw.dtype == f_nhwc.dtype == np.float32
+        assert np.array_equal(f_nhwc, f_nchw.transpose(0, 2, 3, 1))
+
+
+def test_non_contiguous_inputs(isa):
+    rng = np.random.default_rng(10)
+    qw = random_qweight(rng, (19, 33, 3, 3), 3, "signed")
+    plan = make_plan(qw, w_bits=3, w_enc="signed", a_bits=4, zp=5, geom=dict(padding=1))
+    big = random_codes(rng, (4, 70, 11, 13), 4)
+    views = {
+        "channel slice": big[:2, 1:34, :6, :7],
+        "strided": big[::2, ::2, ::2, ::2][:, :33],
+        "negative strides": big[::-1, ::-2, ::-1, ::-1][:, :33],
+        "transposed H/W": big[:1, :33].transpose(0, 1, 3, 2),
+        "NHWC memory as NCHW view": np.ascontiguousarray(big[:2, :33].transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2),
+    }
+    for name, v in views.items():
+        exp = reference(np.ascontiguousarray(v), qw, zp=5, geom=dict(padding=1))
+        assert np.array_equal(conv2d(v, plan, out="int32"), exp), name
+        nhwc_view = v.transpose(0, 2, 3, 1)          # a non-contiguous NHWC view
+        assert np.array_equal(conv2d(nhwc_view, plan, out="int32", layout="NHWC"),
+                              exp.transpose(0, 2, 3, 1)), name
+    # float input views too
+    xf = (rng.standard_normal((3, 66, 8, 9)) * 2).astype(np.float32)
+    v = xf[::-1, 1::2, :, ::-1]
+    exp = reference(quantize_activations(np.ascontiguousarray(v), a_bits=4, a_scale=1.0, a_zero_point=5),
+                    qw, zp=5, geom=dict(padding=1))
+    assert np.array_equal(conv2d(v, plan, out="int32"), exp)
+
+
+def test_zero_stride_inputs(isa):
+    """Broadcast views (zero strides) read like their contiguous copies, codes and floats."""
+    rng = np.random.default_rng(16)
+    qw = random_qweight(rng, (7, 3, 3, 3), 2, "signed")
+    plan = make_plan(qw, w_bits=2, w_enc="signed", a_bits=2, zp=1, geom=dict(padding=1))
+    base = random_codes(rng, (1, 3, 1, 9), 2)
+    for shape in ((3, 3, 6, 9), (1, 3, 1, 9)):
+        x = np.broadcast_to(base, shape)
+        exp = reference(np.ascontiguousarray(x), qw, zp=1, geom=dict(padding=1))
+        assert np.array_equal(conv2d(x, plan, out="int32"), exp)
+        xf = np.broadcast_to(base.astype(np.float32) - 1.5, shape)   # quantizes to clip(rint(q - 1.5) + 1)
+        expf = reference(quantize_activations(np.ascontiguousarray(xf), a_bits=2, a_zero_point=1), qw, zp=1,
+                         geom=dict(padding=1))
+        assert np.array_equal(conv2d(xf, plan, out="int32"), expf)
+    x = np.broadcast_to(np.uint8(3), (2, 6, 5, 3))             # every stride zero, NHWC
+    exp = reference(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), qw, zp=1, geom=dict(padding=1))
+    assert np.array_equal(conv2d(x, plan, out="int32", layout="NHWC"), exp.transpose(0, 2, 3, 1))
+
+
+_HUGE_STRIDES = """
+import sys
+import numpy as np, bitconv
+from numpy.lib.stride_tricks import as_strided
+from bitconv.reference import conv2d_int64
+isa = sys.argv[1]
+bitconv.set_isa(isa)
+rng = np.random.default_rng(0)
+qw = rng.integers(-2, 2, (5, 3, 3, 3)).astype(np.int8)
+plan = bitconv.ConvPlan.from_quantized(qw, 1.0, w_bits=2, a_bits=2, padding=1)
+for dt in (np.uint8, np.float32):
+    isz = np.dtype(dt).itemsize
+    big = np.zeros(2**33 // isz + 4096, dt)         # 8 GiB of untouched (unbacked) zero pages
+    shape = (2, 3, 4, 5)
+    x = as_strided(big, shape=shape, strides=(2**32 + 3 * isz, 2**30 + 7 * isz, 2**27 + isz, 2 * isz))
+    vals = rng.integers(0, 4, shape)
+    x[...] = vals.astype(dt)
+    exp = conv2d_int64(vals.astype(np.uint8), qw, padding=1)
+    assert np.array_equal(bitconv.conv2d(x, plan, out="int32"), exp), (dt, "NCHW")
+    got = bitconv.conv2d(x.transpose(0, 2, 3, 1), plan, out="int32", layout="NHWC")
+    assert np.array_equal(got, exp.transpose(0, 2, 3, 1)), (dt, "NHWC")
+    del x, big
+print("ok")
+"""
+
+
+def test_strides_beyond_int32(isa):
+    """Views whose byte strides and offsets exceed 2^31 (a sparse 8 GiB buffer, nothing touched but
+    the 240 elements read): run in a child process so a bad address is a failure, not a crash."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", _HUGE_STRIDES, isa], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stdout, r.stderr[-2000:])
+
+
+def test_threads_identical(isa):
+    rng = np.random.default_rng(11)
+    for cin, cout, hw, wb, ab in ((64, 64, (9, 9), 2, 2), (33, 129, (5, 7), 5, 3), (3, 8, (16, 16), 8, 8)):
+        codes, qw = layer(rng, cin=cin, cout=cout, hw=hw, n=3, w_bits=wb, a_bits=ab)
+        plan = make_plan(qw, w_bits=wb, w_enc="signed", a_bits=ab, zp=1, geom=dict(padding=1),
+                         w_scale=rng.random(cout) + 0.5, a_scale=0.7)
+        exp = reference(codes, qw, zp=1, geom=dict(padding=1))
+        results = [conv2d(codes, plan, out="int32", threads=t) for t in (1, 2, 3, None)]
+        for r in results:
+            assert np.array_equal(r, exp)
+        floats = [conv2d(codes, plan, threads=t) for t in (1, 2, None)]
+        for f in floats[1:]:
+            assert np.array_equal(f, floats[0])
+
+
+# --------------------------------------------------------------------------- float paths
+
+FLOAT_CASES = [(3, 4, "unsigned", 0, 0.1), (2, 8, "unsigned", 128, 0.05), (8, 2, "unsigned", 1, 0.3),
+               (1, 1, "binary", 0, 1.0), (4, 3, "unsigned", 7, 1 / 3), (2, 8, "unsigned", 128, 0.5)]
+
+
+def _float_layer(rng, wb, ab, a_enc, zp, a_scale):
+    cin, cout = 35, 21
+    qw = random_qweight(rng, (cout, cin, 3, 3), wb, "signed")
+    w_scale = rng.random(cout) * 0.2 + 1e-3
+    bias = rng.standard_normal(cout) * 3
+    plan = make_plan(qw, w_bits=wb, w_enc="signed", a_bits=ab, a_enc=a_enc, zp=zp,
+                     geom=dict(padding=1), w_scale=w_scale, a_scale=a_scale, bias=bias)
+    x = (rng.standard_normal((2, cin, 5, 7)) * a_scale * (1 << ab) / 2).astype(np.float32)
+    # values on and next to rounding ties (x / a_scale = k + 0.5), zeros of both signs, infinities
+    flat = x.reshape(-1)
+    ties = (rng.integers(-(1 << ab), 1 << ab, 40) + 0.5) * a_scale
+    flat[:40] = ties.astype(np.float32)
+    flat[40:80] = np.nextafter(flat[:40], np.float32(np.inf))
+    flat[80:84] = [0.0, -0.0, np.inf, -np.inf]
+    return qw, w_scale, bias, plan, x
+
+
+@pytest.mark.parametrize("wb,ab,a_enc,zp,a_scale", FLOAT_CASES)
+def test_float_output(isa, wb, ab, a_enc, zp, a_scale):
+    """out="float" is float32(float64(a_scale * w_scale[k]) * acc + bias[k]), bit for bit."""
+    rng = np.random.default_rng(12)
+    qw, w_scale, bias, plan, x = _float_layer(rng, wb, ab, a_enc, zp, a_scale)
+    codes = random_codes(rng, x.shape, ab)
+    acc = reference(codes, qw, a_enc, zp, dict(padding=1))
+    got = conv2d(codes, plan, out="float")
+    assert got.dtype == np.float32
+    assert np.array_equal(got, scale_output(acc, a_scale, w_scale, bias))
+    got = conv2d(np.ascontiguousarray(codes.transpose(0, 2, 3, 1)), plan, layout="NHWC")
+    assert np.array_equal(got, scale_output(acc, a_scale, w_scale, bias).transpose(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("wb,ab,a_enc,zp,a_scale", FLOAT_CASES)
+def test_float_input(isa, wb, ab, a_enc, zp, a_scale):
+    """float32 input is quantized as clip(rint(x / float32(a_scale)) + zp, 0, 2^A - 1) (or x >= 0),
+    including values at and next to rounding ties, signed zeros and infinities."""
+    rng = np.random.default_rng(13)
+    qw, w_scale, bias, plan, x = _float_layer(rng, wb, ab, a_enc, zp, a_scale)
+    codes = quantize_activations(x, a_bits=ab, a_scale=a_scale, a_zero_point=zp, a_encoding=a_enc)
+    acc = reference(codes, qw, a_enc, zp, dict(padding=1))
+    got = conv2d(x, plan, out="int32")
+    if not np.array_equal(got, acc):
+        # name the first activation the package quantizes differently
+        for idx in np.ndindex(x.shape):
+            one = np.zeros_like(x)
+            one[idx] = x[idx]
+            probe = make_plan(np.ones((1, 1, 1, 1), np.int8), w_bits=2, w_enc="signed", a_bits=ab,
+                              a_enc=a_enc, zp=zp, a_scale=a_scale)
+            v = int(conv2d(one[idx[0]:idx[0] + 1, idx[1]:idx[1] + 1, idx[2]:idx[2] + 1, idx[3]:idx[3] + 1],
+                           probe, out="int32").ravel()[0])
+            want = int(codes[idx]) - zp if a_enc == "unsigned" else 2 * int(codes[idx]) - 1
+            if v != want:
+                pytest.fail(f"x={float(x[idx])!r} (float32) with a_scale={a_scale!r}, a_bits={ab}, zp={zp}: "
+                            f"value {v}, contract gives {want}")
+        pytest.fail("float input path differs from the reference")
+    assert np.array_equal(conv2d(x, plan), scale_output(acc, a_scale, w_scale, bias))
+
+
+def test_from_float_plan(isa):
+    rng = np.random.default_rng(13)
+    for wb, w_enc in ((1, None), (2, "signed"), (4, "odd"), ([1, 2, 3, 8] * 4, "signed"), (3, "odd")):
+        weight = rng.standard_normal((16, 24, 3, 3)).astype(np.float32)
+        plan = ConvPlan.from_float(weight, w_bits=wb, a_bits=3, a_scale=0.25, w_encoding=w_enc,
+                                   a_zero_point=2, padding=1, bias=np.arange(16, dtype=np.float64))
+        bits = per_channel_bits(wb, 16)
+        assert np.array_equal(plan.w_bits, bits)
+        qw = np.asarray(plan.qweight)
+        for k in range(16):
+            lo, hi = weight_range(bits[k], plan.w_encoding)
+            assert lo <= qw[k].min() and qw[k].max() <= hi
+        x = rng.standard_normal((1, 24, 6, 5)).astype(np.float32)
+        codes = quantize_activations(x, a_bits=3, a_scale=0.25, a_zero_point=2)
+        acc = reference(codes, qw, zp=2, geom=dict(padding=1))
+        assert np.array_equal(conv2d(x, plan, out="int32"), acc)
+        assert np.array_equal(conv2d(x, plan), scale_output(acc, 0.25, plan.w_scale, plan.bias))
+
+
+# --------------------------------------------------------------------------- across ISAs and backends
+
+def test_identical_across_isas():
+    isas = bitconv.available_isas()
+    rng = np.random.default_rng(14)
+    try:
+        for _ in range(12):
+            cin, cout = int(rng.integers(1, 140)), int(rng.integers(1, 70))
+            bits = [int(b) for b in rng.integers(1, 9, cout)]
+            ab = int(rng.integers(1, 9))
+            codes, qw = layer(rng, cin=cin, cout=cout, n=2, hw=(6, 7), w_bits=bits, w_enc="odd", a_bits=ab)
+            plan = make_plan(qw, w_bits=bits, w_enc="odd", a_bits=ab, zp=(1 << ab) // 3,
+                             geom=dict(padding=1, stride=(1, 2)), w_scale=rng.random(cout) + 0.01,
+                             a_scale=0.17, bias=rng.standard_normal(cout))
+            outs = []
+            for name in isas:
+                bitconv.set_isa(name)
+                outs.append((name, conv2d(codes, plan, out="int32"), conv2d(codes, plan)))
+            for name, i32, f32 in outs[1:]:
+                assert np.array_equal(i32, outs[0][1]), (name, outs[0][0])
+                assert np.array_equal(f32, outs[0][2]), (name, outs[0][0])
+    finally:
+        bitconv.set_isa("auto")
+
+
+@pytest.fixture(scope="module")
+def have_numba():
+    pytest.importorskip("numba")
+
+
+def test_numba_backend(have_numba):
+    rng = np.random.default_rng(15)
+    cases = [
+        dict(cin=33, cout=17, wb=3, w_enc="signed", ab=2, a_enc="unsigned", zp=1, geom=dict(padding=1)),
+        dict(cin=64, cout=9, wb=1, w_enc="odd", ab=1, a_enc="binary", zp=0, geom=dict(padding=2, stride=2)),
+        dict(cin=65, cout=65, wb=8, w_enc="signed", ab=8, a_enc="unsigned", zp=255, geom=dict(dilation=2)),
+        dict(cin=12, cout=24, wb=[1, 4, 8, 2] * 6, w_enc="odd", ab=3, a_enc="unsigned", zp=4,
+             geom=dict(padding=(1, 0), groups=12)),
+        dict(cin=8, cout=8, wb=2, w_enc="signed", ab=4, a_enc="unsigned", zp=0, geom=dict(groups=8, padding=1)),
+    ]
+    for c in cases:
+        codes, qw = layer(rng, cin=c["cin"], cout=c["cout"], n=2, w_bits=c["wb"], w_enc=c["w_enc"],
+                          a_bits=c["ab"], groups=c["geom"].get("groups", 1))
+        cout = c["cout"]
+        plan = make_plan(qw, w_bits=c["wb"], w_enc=c["w_enc"], a_bits=c["ab"], a_enc=c["a_enc"], zp=c["zp"],
+                         geom=c["geom"], w_scale=rng.random(cout) + 0.1, a_scale=0.5,
+                         bias=rng.standard_normal(cout))
+        exp = reference(codes, qw, c["a_enc"], c["zp"], c["geom"])
+        assert np.array_equal(conv2d(codes, plan, out="int32", backend="numba"), exp), c
+        assert np.array_equal(conv2d(codes, plan, backend="numba"), conv2d(codes, plan)), c
+        assert np.array_equal(conv2d(codes.transpose(0, 2, 3, 1), plan, out="int32", layout="NHWC",
+                                     backend="numba"), exp.transpose(0, 2, 3, 1)), c
+
+
+# --------------------------------------------------------------------------- seeded random layers
+
+def random_case(rng):
+    depthwise = rng.random() < 0.15
+    if depthwise:
+        cin = int(rng.choice([1, 3, 16, 33, 64, 65]))
+        groups, cout = cin, cin * int(rng.choice([1, 2]))
+    else:
+        groups = int(rng.choice([1, 1, 1, 1, 2, 3]))
+        cin = groups * int(rng.choice([1, 2, 7, 31, 32, 33, 63, 64, 65, 100, 129]) if groups == 1 else
+                           rng.integers(1, 40))
+        cout = groups * int(rng.integers(1, 70 // groups + 1))
+    kh, kw = (int(v) for v in rng.choice([1, 1, 2, 3, 3, 5], 2))
+    stride = tuple(int(s) for s in rng.choice([1, 1, 2, 3], 2))
+    padding = tuple(int(p) for p in rng.choice([0, 1, 1, 2], 2))
+    dilation = tuple(int(d) for d in rng.choice([1, 1, 1, 2], 2))
+    h = max(1, dilation[0] * (kh - 1) + 1 - 2 * padding[0]) + int(rng.integers(0, 6))
+    w = max(1, dilation[1] * (kw - 1) + 1 - 2 * padding[1]) + int(rng.integers(0, 9))
+    w_enc = str(rng.choice(["signed", "odd"]))
+    a_enc = "binary" if rng.random() < 0.15 else "unsigned"
+    ab = 1 if a_enc == "binary" else int(rng.integers(1, 9))
+    zp = 0 if a_enc == "binary" else int(rng.choice([0, (1 << ab) // 2, (1 << ab) - 1, rng.integers(0, 1 << ab)]))
+    wb = int(rng.integers(1, 9)) if rng.random() < 0.6 else [int(b) for b in rng.integers(1, 9, cout)]
+    n = int(rng.choice([1, 1, 2, 3]))
+    qw = random_qweight(rng, (cout, cin // groups, kh, kw), wb, w_enc)
+    codes = random_codes(rng, (n, cin, h, w), ab)
+    geom = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return codes, qw, wb, w_enc, ab, a_enc, zp, geom
+
+
+N_RANDOM = 600
+
+
+def _random_view(rng, a):
+    """The same values as `a` (NCHW), either contiguous or through one of several strided views."""
+    kind = rng.integers(0, 4)
+    if kind == 1:                                   # negative strides
+        return np.flip(np.flip(a, (0, 3)).copy(), (0, 3))
+    if kind == 2:                                   # every other element of a larger buffer
+        big = np.zeros(a.shape[:3] + (2 * a.shape[3],), a.dtype)
+        big[..., ::2] = a
+        return big[..., ::2]
+    if kind == 3:                                   # channels-last memory seen as NCHW
+        return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    return a
+
+
+def test_random_layers(isa):
+    rng = np.random.default_rng(20240601)
+    for i in range(N_RANDOM):
+        codes, qw, wb, w_enc, ab, a_enc, zp, geom = random_case(rng)
+        cout = qw.shape[0]
+        a_scale = float(rng.choice([rng.random() + 0.05, 0.1, 1 / 3, 0.05, 2.0 ** -int(rng.integers(0, 6))]))
+        plan = make_plan(qw, w_bits=wb, w_enc=w_enc, a_bits=ab, a_enc=a_enc, zp=zp, geom=geom,
+                         w_scale=rng.random(cout) + 0.05, a_scale=a_scale, bias=rng.standard_normal(cout))
+        x = codes
+        if i % 3 == 1:                              # float input: quantized by the plan
+            x = (rng.standard_normal(codes.shape) * a_scale * (1 << ab) / 2).astype(np.float32)
+            flat = x.reshape(-1)
+            m = min(flat.size, 16)
+            flat[:m] = ((rng.integers(-(1 << ab), 1 << ab, m) + 0.5) * np.float32(a_scale)).astype(np.float32)
+            x = x.reshape(codes.shape)
+            codes = quantize_activations(x, a_bits=ab, a_scale=a_scale, a_zero_point=zp, a_encoding=a_enc)
+        exp = reference(codes, qw, a_enc, zp, geom)
+        desc = (f"[{isa}] case {i}: x {x.dtype} {x.shape}, qweight {qw.shape}, w_bits={wb}, {w_enc}, "
+                f"a_bits={ab}, {a_enc}, zp={zp}, a_scale={a_scale!r}, {geom}")
+        x = _random_view(rng, x)
+        nhwc = rng.random() < 0.3
+        threads = [None, 1, 2][i % 3]
+        if nhwc:
+            got = conv2d(np.moveaxis(x, 1, 3), plan, out="int32", layout="NHWC", threads=threads)
+            got = np.moveaxis(got, 3, 1)
+        else:
+            got = conv2d(x, plan, out="int32", threads=threads)
+        assert np.array_equal(got, exp), desc
+        if i % 4 == 0:
+            assert np.array_equal(conv2d(x, plan, threads=threads),
+                                  scale_output(exp, plan.a_scale, plan.w_scale, plan.bias)), desc + " (float)"

@@ -150,6 +150,9 @@ PYBIND11_MODULE(_native, m) {
     d["binary_macs_per_second"] = r.binary_macs_per_second;
     d["int8_macs_per_second"] = r.int8_macs_per_second;
     d["int8_instruction"] = r.int8_instruction;
+    d["binary_kernel"] = r.binary_kernel;
+    d["cycles_per_second"] = r.cycles_per_second;
+    d["seconds"] = r.seconds;
     return d;
   }, py::arg("isa") = "", py::arg("seconds") = 0.2);
 }

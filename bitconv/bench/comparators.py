@@ -1,0 +1,353 @@
+"""Comparators: other ways to compute the same conv layer on the same input, timed in the same run.
+
+Each comparator is optional: `unavailable()` says why it cannot run (missing package), and the
+harness skips it with a note. `prepare(case)` builds what is needed outside the timed region and
+returns the callable to time, or raises SkipLayer for one layer.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+
+class SkipLayer(Exception):
+    """This comparator does not run this layer (reason in the message)."""
+
+
+class Case:
+    """Everything about one layer's run: shapes, the quantized data, the float twin of it."""
+
+    def __init__(self, layer, *, batch, threads, codes_nchw, qweight, w_bits, w_encoding, a_bits, a_encoding,
+                 a_zero_point):
+        self.layer = layer
+        self.batch = batch
+        self.threads = threads
+        self.codes_nchw = codes_nchw                      # uint8 [N, C, H, W]
+        self.codes_nhwc = np.ascontiguousarray(codes_nchw.transpose(0, 2, 3, 1))
+        self.qweight = qweight                            # int8 [Cout, Cin/g, kh, kw]
+        self.w_bits = w_bits                              # list of Cout ints
+        self.w_encoding = w_encoding
+        self.a_bits = a_bits
+        self.a_encoding = a_encoding
+        self.a_zero_point = a_zero_point
+        if a_encoding == "binary":
+            v = 2.0 * codes_nchw.astype(np.float32) - 1.0
+        else:
+            v = codes_nchw.astype(np.float32) - np.float32(a_zero_point)
+        self.x_float = np.ascontiguousarray(v, dtype=np.float32)   # activation values, NCHW
+        self.w_float = qweight.astype(np.float32)
+
+    def acc_bound(self) -> float:
+        """A bound on |acc|, for the int8 comparators' output scale."""
+        lay = self.layer
+        amax = max(1, 2 ** self.a_bits - 1)
+        wmax = max(1, int(np.abs(self.qweight).max()))
+        return float(lay.cin // lay.groups * lay.kh * lay.kw * amax * wmax)
+
+
+class Comparator:
+    name = ""
+    label = ""
+    kind = ""           # "fp32", "int8" or "bitserial"
+    max_repeat = 0      # cap on timed repetitions (0: none)
+    max_warmup = -1     # cap on warm-up calls (-1: none)
+    max_seconds = 0.0   # stop repeating after this much timed work (0: no limit)
+
+    def unavailable(self) -> Optional[str]:
+        return None
+
+    def versions(self) -> Dict[str, str]:
+        return {}
+
+    def prepare(self, case: Case) -> Callable[[], object]:
+        raise NotImplementedError
+
+
+def _missing(*modules) -> Optional[str]:
+    for m in modules:
+        try:
+            importlib.import_module(m)
+        except Exception as e:  # ImportError, or a broken install
+            return f"{m} not importable ({type(e).__name__}: {e}); install the bench extra: pip install 'bitconv[bench]'"
+    return None
+
+
+# ---------------------------------------------------------------------------------------- numpy
+class NumpyFp32(Comparator):
+    name = "numpy"
+    label = "numpy fp32 im2col+matmul"
+    kind = "fp32"
+
+    def versions(self):
+        return {"numpy": np.__version__}
+
+    def prepare(self, case):
+        lay = case.layer
+        n, g = case.batch, lay.groups
+        cg, og = lay.cin // g, lay.cout // g
+        k = cg * lay.kh * lay.kw
+        wmat = np.ascontiguousarray(case.w_float.reshape(g, og, k))
+        x = case.x_float
+        s, p = lay.stride, lay.padding
+        ho, wo = lay.ho, lay.wo
+        limiter = _blas_limiter(case.threads)
+
+        def run():
+            with limiter():
+                xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
+                win = np.lib.stride_tricks.sliding_window_view(xp, (lay.kh, lay.kw), axis=(2, 3))
+                win = win[:, :, : (ho - 1) * s + 1 : s, : (wo - 1) * s + 1 : s]   # [N, C, Ho, Wo, kh, kw]
+                cols = win.reshape(n, g, cg, ho, wo, lay.kh, lay.kw).transpose(0, 1, 2, 5, 6, 3, 4)
+                cols = np.ascontiguousarray(cols).reshape(n, g, k, ho * wo)       # im2col
+                return np.matmul(wmat, cols).reshape(n, lay.cout, ho, wo)
+
+        return run
+
+
+def _blas_limiter(threads):
+    """Context manager limiting numpy's BLAS threads (threadpoolctl), or a no-op without it."""
+    import contextlib
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext
+    return lambda: threadpool_limits(limits=threads, user_api="blas")
+
+
+# ------------------------------------------------------------------------------------ onnxruntime
+def _ort_session(model, threads):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def _conv_attrs(lay):
+    return dict(kernel_shape=[lay.kh, lay.kw], strides=[lay.stride] * 2, pads=[lay.padding] * 4,
+                dilations=[1, 1], group=lay.groups)
+
+
+class _Ort(Comparator):
+    def unavailable(self):
+        return _missing("onnxruntime", "onnx")
+
+    def versions(self):
+        import onnx
+        import onnxruntime
+
+        return {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__}
+
+
+class OrtFp32(_Ort):
+    name = "ort-fp32"
+    label = "ONNX Runtime fp32 Conv"
+    kind = "fp32"
+
+    def prepare(self, case):
+        from onnx import TensorProto, helper, numpy_helper
+
+        lay = case.layer
+        x = case.x_float
+        y_shape = [case.batch, lay.cout, lay.ho, lay.wo]
+        node = helper.make_node("Conv", ["x", "w"], ["y"], **_conv_attrs(lay))
+        graph = helper.make_graph(
+            [node], "conv",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)],
+            initializer=[numpy_helper.from_array(case.w_float, "w")])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = 8
+        sess = _ort_session(model, case.threads)
+        feed = {"x": x}
+        return lambda: sess.run(None, feed)
+
+
+class OrtInt8(_Ort):
+    name = "ort-int8"
+    label = "ONNX Runtime int8 QLinearConv (u8 act, s8 per-channel w)"
+    kind = "int8"
+
+    def prepare(self, case):
+        from onnx import TensorProto, helper, numpy_helper
+
+        lay = case.layer
+        if np.abs(case.qweight).max() > 127:
+            raise SkipLayer("weights do not fit int8")
+        x = np.ascontiguousarray(case.codes_nchw)
+        zp = case.a_zero_point if case.a_encoding == "unsigned" else 0
+        y_scale = max(1.0, case.acc_bound() / 127.0)
+        inits = [
+            numpy_helper.from_array(np.array(1.0, np.float32), "x_scale"),
+            numpy_helper.from_array(np.array(zp, np.uint8), "x_zp"),
+            numpy_helper.from_array(case.qweight.astype(np.int8), "w"),
+            numpy_helper.from_array(np.ones(lay.cout, np.float32), "w_scale"),
+            numpy_helper.from_array(np.zeros(lay.cout, np.int8), "w_zp"),
+            numpy_helper.from_array(np.array(y_scale, np.float32), "y_scale"),
+            numpy_helper.from_array(np.array(0, np.uint8), "y_zp"),
+        ]
+        node = helper.make_node("QLinearConv", ["x", "x_scale", "x_zp", "w", "w_scale", "w_zp", "y_scale", "y_zp"],
+                                ["y"], **_conv_attrs(lay))
+        graph = helper.make_graph(
+            [node], "qconv",
+            [helper.make_tensor_value_info("x", TensorProto.UINT8, list(x.shape))],
+            [helper.make_tensor_value_info("y", TensorProto.UINT8, [case.batch, lay.cout, lay.ho, lay.wo])],
+            initializer=inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = 8
+        sess = _ort_session(model, case.threads)
+        feed = {"x": x}
+        return lambda: sess.run(None, feed)
+
+
+# ---------------------------------------------------------------------------------------- torch
+class _Torch(Comparator):
+    def unavailable(self):
+        return _missing("torch")
+
+    def versions(self):
+        import torch
+
+        return {"torch": torch.__version__}
+
+
+class TorchFp32(_Torch):
+    name = "torch-fp32"
+    label = "PyTorch fp32 conv2d"
+    kind = "fp32"
+
+    def prepare(self, case):
+        import torch
+        import torch.nn.functional as F
+
+        lay = case.layer
+        torch.set_num_threads(case.threads)
+        x = torch.from_numpy(case.x_float)
+        w = torch.from_numpy(case.w_float)
+
+        def run():
+            with torch.inference_mode():
+                return F.conv2d(x, w, None, lay.stride, lay.padding, 1, lay.groups)
+
+        return run
+
+
+class TorchInt8(_Torch):
+    name = "torch-int8"
+    label = "PyTorch int8 quantized conv (x86 engine, channels_last)"
+    kind = "int8"
+
+    def unavailable(self):
+        miss = _missing("torch")
+        if miss:
+            return miss
+        import torch
+
+        engines = torch.backends.quantized.supported_engines
+        if "x86" not in engines and "fbgemm" not in engines:
+            return f"torch has no x86/fbgemm quantized engine (has {engines})"
+        try:
+            import torch.ao.nn.quantized  # noqa: F401
+        except Exception as e:
+            return f"torch.ao.nn.quantized not importable ({e})"
+        return None
+
+    def prepare(self, case):
+        import warnings
+
+        import torch
+        import torch.ao.nn.quantized as nnq
+
+        lay = case.layer
+        if np.abs(case.qweight).max() > 127:
+            raise SkipLayer("weights do not fit int8")
+        engines = torch.backends.quantized.supported_engines
+        torch.backends.quantized.engine = "x86" if "x86" in engines else "fbgemm"
+        torch.set_num_threads(case.threads)
+        zp = case.a_zero_point if case.a_encoding == "unsigned" else 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = nnq.Conv2d(lay.cin, lay.cout, (lay.kh, lay.kw), stride=lay.stride, padding=lay.padding,
+                           groups=lay.groups, bias=False)
+            qw = torch.quantize_per_channel(torch.from_numpy(case.w_float), torch.ones(lay.cout, dtype=torch.double),
+                                            torch.zeros(lay.cout, dtype=torch.long), 0, torch.qint8)
+            m.set_weight_bias(qw, None)
+            m.scale = max(1.0, case.acc_bound() / 255.0)
+            m.zero_point = 0
+            x = torch.quantize_per_tensor(torch.from_numpy(case.codes_nchw.astype(np.float32) - zp), 1.0, zp,
+                                          torch.quint8).contiguous(memory_format=torch.channels_last)
+
+        def run():
+            with torch.inference_mode():
+                return m(x)
+
+        return run
+
+
+# ---------------------------------------------------------------------------------------- numba
+class NumbaRef(Comparator):
+    name = "numba"
+    label = "bitconv numba bit-serial reference"
+    kind = "bitserial"
+    max_repeat = 3
+    max_warmup = 1
+    max_seconds = 2.0
+    max_macs = 40_000_000    # bigger layers are skipped unless the limit is raised
+
+    def unavailable(self):
+        miss = _missing("numba")
+        if miss:
+            return miss
+        try:
+            from bitconv.reference.numba_bitserial import conv2d_numba  # noqa: F401
+        except Exception as e:
+            return f"bitconv.reference.numba_bitserial.conv2d_numba not available ({type(e).__name__}: {e})"
+        return None
+
+    def versions(self):
+        import numba
+
+        return {"numba": numba.__version__}
+
+    def prepare(self, case):
+        import numba
+
+        from bitconv.reference.numba_bitserial import conv2d_numba
+
+        lay = case.layer
+        if lay.macs(case.batch) > self.max_macs:
+            raise SkipLayer(f"{lay.macs(case.batch) / 1e6:.0f} M MACs > {self.max_macs / 1e6:.0f} M (slow reference)")
+        try:
+            numba.set_num_threads(max(1, min(case.threads, numba.config.NUMBA_NUM_THREADS)))
+        except Exception:
+            pass
+        codes = case.codes_nchw
+        kw = dict(w_encoding=case.w_encoding, a_bits=case.a_bits, a_encoding=case.a_encoding,
+                  a_zero_point=case.a_zero_point, stride=lay.stride, padding=lay.padding, groups=lay.groups)
+        return lambda: conv2d_numba(codes, case.qweight, case.w_bits, **kw)
+
+
+REGISTRY: Dict[str, Comparator] = {c.name: c for c in
+                                   (NumpyFp32(), OrtFp32(), OrtInt8(), TorchFp32(), TorchInt8(), NumbaRef())}
+DEFAULT = ["numpy", "ort-fp32", "ort-int8", "torch-fp32", "torch-int8", "numba"]
+
+
+def resolve(spec: Optional[str]) -> List[Comparator]:
+    """Comparators named in a comma-separated list ("all", "none" or "" = default list)."""
+    if spec is None or spec.strip() in ("", "default", "all"):
+        names = list(DEFAULT)
+    elif spec.strip() == "none":
+        names = []
+    else:
+        names = [s.strip() for s in spec.split(",") if s.strip()]
+    bad = [n for n in names if n not in REGISTRY]
+    if bad:
+        raise ValueError(f"unknown comparator(s) {', '.join(bad)} (known: {', '.join(REGISTRY)})")
+    return [REGISTRY[n] for n in names]

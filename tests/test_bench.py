@@ -1,0 +1,234 @@
+"""The benchmark harness end to end on tiny suite subsets (no timing is asserted)."""
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+bitconv = pytest.importorskip("bitconv")
+from bitconv.bench import comparators as C  # noqa: E402
+from bitconv.bench.plans import LayerBits, parse_bits  # noqa: E402
+from bitconv.bench.suites import SUITES, load_suite, select_layers  # noqa: E402
+from bitconv.cli import main  # noqa: E402
+
+TINY = ["--suite", "resnet20", "--layers", "layer1.0.conv1,layer3.0.conv1", "--repeat", "2", "--warmup", "0",
+        "--threads", "1", "--no-progress"]
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BITCONV_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BITCONV_BENCH_CORRUPT", raising=False)
+    monkeypatch.delenv("BITCONV_PROGRESS", raising=False)
+    from bitconv.bench import probe
+
+    monkeypatch.setattr(probe, "_PROCESS_CACHE", {})
+
+
+def run_json(tmp_path, *extra):
+    out = tmp_path / "r.json"
+    assert main(["bench", *TINY, "--json", str(out), *extra]) == 0
+    return json.loads(out.read_text())
+
+
+# ------------------------------------------------------------------------------------- suites
+@pytest.mark.parametrize("name,count,mmacs", [("resnet18", 20, 1813.56), ("resnet20", 19, 40.55),
+                                              ("vgg-small", 6, 607.52), ("mobilenetv2", 52, 299.49)])
+def test_suites_shapes(name, count, mmacs):
+    s = load_suite(name)
+    assert len(s.layers) == count
+    assert sum(lay.macs() for lay in s.layers) / 1e6 == pytest.approx(mmacs, abs=0.01)
+    assert s.layer(s.sweep_layer)
+    assert len({lay.name for lay in s.layers}) == count
+
+
+def test_suite_names_follow_torchvision():
+    r18 = {lay.name: lay for lay in load_suite("resnet18").layers}
+    assert r18["conv1"].kh == 7 and r18["conv1"].stride == 2 and r18["conv1"].h == 224
+    ds = r18["layer2.0.downsample.0"]
+    assert (ds.cin, ds.cout, ds.kh, ds.stride, ds.h) == (64, 128, 1, 2, 56)
+    assert r18["layer4.1.conv2"].h == 7
+    mb = {lay.name: lay for lay in load_suite("mobilenetv2").layers}
+    dw = mb["features.1.conv.0.0"]
+    assert dw.groups == dw.cin == 32 and dw.h == 112
+    assert mb["features.18.0"].cout == 1280 and mb["features.17.conv.2"].cout == 320
+
+
+def test_select_layers_globs_and_errors():
+    s = load_suite("resnet18")
+    assert [lay.name for lay in select_layers(s, "layer4.*.conv1")] == ["layer4.0.conv1", "layer4.1.conv1"]
+    with pytest.raises(ValueError, match="nope"):
+        select_layers(s, "conv1,nope")
+
+
+def test_parse_bits():
+    assert (parse_bits("2x3").w_bits, parse_bits("2x3").a_bits) == (2, 3)
+    for bad in ("9x1", "0x2", "2", "axb"):
+        with pytest.raises(ValueError):
+            parse_bits(bad)
+    assert LayerBits([2, 3, 3, 4], 2).w_avg(4) == 3.0
+
+
+# ---------------------------------------------------------------------------------- end to end
+def test_bench_json_and_csv(tmp_path, capsys):
+    out_csv = tmp_path / "r.csv"
+    res = run_json(tmp_path, "--bits", "2x2", "--comparators", "numpy,ort-int8", "--csv", str(out_csv))
+    printed = capsys.readouterr().out
+    assert "layer1.0.conv1" in printed and "TOTAL" in printed
+    assert res["format"] == "bitconv-bench-result" and res["suite"] == "resnet20"
+    assert [r["name"] for r in res["layers"]] == ["layer1.0.conv1", "layer3.0.conv1"]
+    m = res["machine"]
+    for key in ("cpu_model", "isa", "cpu_features", "threads", "date", "available_isas"):
+        assert key in m
+    assert m["threads"] == 1 and m["versions"]["bitconv"] == bitconv.__version__ and "numpy" in m["versions"]
+    assert res["probe"]["binary_macs_per_second"] > 0
+    for r in res["layers"]:
+        assert r["checked"] is True and r["bits"] == "2x2" and r["marked"] == ""
+        b = r["bitconv"]
+        assert b["n"] == 2 and 0 < b["min_s"] <= b["median_s"] <= b["max_s"]
+        assert b["gops"] > 0 and r["efficiency_pct"] > 0
+        assert r["macs"] == load_suite("resnet20").layer(r["name"]).macs()
+        assert r["comparators"]["numpy"]["speedup"] > 0
+    assert res["total"]["macs"] == sum(r["macs"] for r in res["layers"])
+    assert res["total"]["comparators"]["numpy"]["complete"] is True
+    rows = list(csv.DictReader(out_csv.open()))
+    assert [r["layer"] for r in rows] == ["layer1.0.conv1", "layer3.0.conv1", "TOTAL"]
+    assert float(rows[0]["bitconv_median_s"]) > 0 and rows[0]["cpu_model"] == m["cpu_model"]
+    assert "numpy_speedup" in rows[0]
+
+
+def test_bench_corrupt_hook_env_fails_loudly(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BITCONV_BENCH_CORRUPT", "layer3.0.conv1")
+    rc = main(["bench", *TINY, "--bits", "2x2", "--comparators", "none"])
+    assert rc != 0
+    err = capsys.readouterr().err
+    assert "layer3.0.conv1" in err and "WRONG RESULT" in err
+
+
+def test_bench_corrupt_hook_argument():
+    from bitconv.bench import BenchError, Options, run_bench
+
+    opts = Options(suite="resnet20", layers="layer1.0.conv1", bits="1x1", repeat=1, warmup=0, threads=1,
+                   comparators="none", corrupt=["layer1.0.conv1"], progress=False)
+    with pytest.raises(BenchError, match="layer1.0.conv1"):
+        run_bench(opts)
+
+
+def test_missing_comparators_are_skipped(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)   # import fails as if not installed
+    monkeypatch.setitem(sys.modules, "torch", None)
+    res = run_json(tmp_path, "--bits", "1x2", "--comparators", "numpy,ort-fp32,ort-int8,torch-fp32,torch-int8")
+    assert set(res["skipped_comparators"]) == {"ort-fp32", "ort-int8", "torch-fp32", "torch-int8"}
+    assert list(res["comparators"]) == ["numpy"]
+    assert "skipped" in capsys.readouterr().out
+
+
+def test_unknown_comparator_and_bad_bits_are_usage_errors(capsys):
+    assert main(["bench", *TINY, "--comparators", "nosuch"]) == 2
+    assert main(["bench", *TINY, "--bits", "9x9"]) == 2
+    assert "nosuch" in capsys.readouterr().err
+
+
+def test_plan_file_kernelwise_and_marked(tmp_path):
+    cout = 16
+    plan = {"format": "bitconv-plan", "version": 1,
+            "layers": {"layer1.0.conv1": {"w_bits": [1, 3] * (cout // 2), "a_bits": 2},
+                       "layer3.0.conv1": {"w_bits": 8, "a_bits": 8}}}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    res = run_json(tmp_path, "--plan", str(path), "--comparators", "none")
+    rows = {r["name"]: r for r in res["layers"]}
+    assert rows["layer1.0.conv1"]["w_bits_avg"] == 2.0 and rows["layer1.0.conv1"]["a_bits"] == 2
+    assert rows["layer1.0.conv1"]["efficiency_pct"] > 0 and not rows["layer1.0.conv1"]["marked"]
+    assert rows["layer3.0.conv1"]["marked"] and rows["layer3.0.conv1"]["bits"].endswith("*")
+
+
+def test_bad_plan_file_is_a_usage_error(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text("{not json")
+    assert main(["bench", *TINY, "--plan", str(path)]) == 2
+    assert "bad.json" in capsys.readouterr().err
+
+
+def test_default_plan_runs_marked_first_layer(tmp_path):
+    res = run_json(tmp_path, "--suite", "resnet18", "--layers", "conv1,layer4.1.conv2", "--comparators", "none")
+    rows = {r["name"]: r for r in res["layers"]}
+    assert rows["conv1"]["w_bits_avg"] == 8 and rows["conv1"]["a_bits"] == 8
+    assert rows["layer4.1.conv2"]["w_bits_avg"] < 8
+
+
+def test_sweep_and_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "p.png"
+    res = run_json(tmp_path, "--layers", "layer3.0.conv2", "--bits", "2x2", "--comparators", "numpy,ort-int8",
+                   "--sweep", "--quick", "--plot", str(png))
+    sw = res["sweep"]
+    assert sw["name"] == "layer3.0.conv2"
+    assert len(sw["median_s"]) == 8 and all(len(r) == 8 and min(r) > 0 for r in sw["median_s"])
+    if sw["int8_comparator"]:
+        assert all(v > 0 for r in sw["speedup_over_int8"] for v in r)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_float_path_and_progress(tmp_path, capsys):
+    res = run_json(tmp_path, "--bits", "3x2", "--comparators", "none", "--float-path", "--progress")
+    assert all(r["bitconv_float_nchw"]["median_s"] > 0 for r in res["layers"])
+    assert "[" in capsys.readouterr().err     # the bar went to stderr
+
+
+def test_comparator_results_agree_with_reference():
+    """The comparators compute the same layer: numpy fp32 equals the int64 reference exactly here."""
+    from bitconv.bench.harness import make_case
+    from bitconv.reference.int64 import conv2d_int64
+
+    lay = load_suite("resnet20").layer("layer2.0.conv1")
+    case = make_case(lay, LayerBits(3, 2), batch=1, threads=1, seed=1)
+    ref = conv2d_int64(case.codes_nchw, case.qweight, stride=lay.stride, padding=lay.padding)
+    np.testing.assert_array_equal(C.NumpyFp32().prepare(case)(), ref.astype(np.float32))
+    if C.OrtFp32().unavailable() is None:
+        np.testing.assert_array_equal(C.OrtFp32().prepare(case)()[0], ref.astype(np.float32))
+
+
+# --------------------------------------------------------------------------------------- probe
+def test_probe_cli(tmp_path, capsys):
+    out = tmp_path / "p.json"
+    assert main(["probe", "--seconds", "0.02", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "binary AND+popcount" in text and "w\\a" in text
+    r = json.loads(out.read_text())
+    assert r["binary_macs_per_second"] > 0 and r["int8_macs_per_second"] >= 0
+    assert r["isa"] == bitconv.get_isa()
+    table = r["bitserial_ceiling_macs_per_s"]
+    assert len(table) == 8 and all(len(row) == 8 for row in table)
+    assert table[0][0] == pytest.approx(r["binary_macs_per_second"])
+    assert table[1][3] == pytest.approx(r["binary_macs_per_second"] / 8)
+
+
+def test_probe_every_isa_and_cache(tmp_path):
+    from bitconv import _native
+    from bitconv.bench.probe import get_probe
+
+    for isa in bitconv.available_isas():
+        r = _native.run_probe(isa, 0.01)
+        assert r["isa"] == isa and r["binary_macs_per_second"] > 0
+    first = get_probe("", 0.01)
+    assert first["cached"] is False
+    assert get_probe("", 0.01)["cached"] == "process"
+    from bitconv.bench import probe
+
+    probe._PROCESS_CACHE.clear()
+    again = get_probe("", 0.01)
+    assert again["cached"] == "file" and again["binary_macs_per_second"] == first["binary_macs_per_second"]
+    with pytest.raises(Exception):
+        _native.run_probe("nosuch", 0.01)
+
+
+def test_python_m_bench_help():
+    r = subprocess.run([sys.executable, "-m", "bitconv.bench", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "--suite" in r.stdout and "--sweep" in r.stdout
+
+
+def test_all_suites_listed():
+    assert set(SUITES) == {"resnet18", "resnet20", "vgg-small", "mobilenetv2"}

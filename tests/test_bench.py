@@ -1,4 +1,5 @@
 """The benchmark harness end to end on tiny suite subsets (no timing is asserted)."""
+import os
 import csv
 import json
 import subprocess
@@ -226,7 +227,8 @@ def test_probe_every_isa_and_cache(tmp_path):
 
 
 def test_python_m_bench_help():
-    r = subprocess.run([sys.executable, "-m", "bitconv.bench", "--help"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "bitconv.bench", "--help"], capture_output=True, text=True,
+                       cwd=os.path.dirname(__file__))  # not the checkout: import the installed package
     assert r.returncode == 0 and "--suite" in r.stdout and "--sweep" in r.stdout
 
 

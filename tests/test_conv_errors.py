@@ -2,6 +2,7 @@
 result; +/-inf activations are legal and clip to the extreme codes."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -384,7 +385,8 @@ def _run_isolated(body):
                 print("NO ERROR")
             sys.stdout.flush()
     """) + textwrap.dedent(body)
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                       cwd=os.path.dirname(__file__))  # not the checkout: import the installed package
     assert r.returncode == 0, f"crashed with return code {r.returncode}\n{r.stdout}\n{r.stderr[-2000:]}"
     return r.stdout.strip().splitlines()
 

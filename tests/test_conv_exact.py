@@ -5,6 +5,8 @@ Named edge cases follow the kernels' tile edges (8/16/32/48/64 output channels, 
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -349,7 +351,8 @@ def test_strides_beyond_int32(isa):
     the 240 elements read): run in a child process so a bad address is a failure, not a crash."""
     import subprocess
     import sys
-    r = subprocess.run([sys.executable, "-c", _HUGE_STRIDES, isa], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-c", _HUGE_STRIDES, isa], capture_output=True, text=True, timeout=300,
+                       cwd=os.path.dirname(__file__))  # not the checkout: import the installed package
     assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stdout, r.stderr[-2000:])
 
 

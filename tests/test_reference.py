@@ -3,6 +3,7 @@ quantizer and the output scaling against the contract's formulas, and the numba 
 against the int64 oracle on many random layers."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -217,10 +218,10 @@ def test_scale_output_product_order():
 
 def test_reference_import_does_not_import_numba():
     code = "import sys, bitconv.reference; assert 'numba' not in sys.modules, 'numba imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(__file__))
     code = ("import sys\ntry:\n    import bitconv\nexcept ImportError:\n    sys.exit(0)\n"
             "assert 'numba' not in sys.modules, 'numba imported by bitconv'")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(__file__))
 
 
 # ---------------------------------------------------------------------------- numba bit-serial

@@ -9,12 +9,15 @@
 #include "core/conv.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "core/thread_pool.h"
+#include "kernels/depthwise.h"
 
 namespace bitconv {
 
@@ -47,6 +50,7 @@ ConvLayer::ConvLayer(ConvSpec spec, const int16_t* qweight) : spec_(std::move(sp
   kc32_ = (cg_ + 31) / 32;
   qweight_.assign(qweight, qweight + int64_t(s.cout) * cg_ * taps_);
   tapsum_.assign(size_t(s.cout) * taps_, 0);
+  setup_depthwise();
   for (int k = 0; k < s.cout; ++k)
     for (int c = 0; c < cg_; ++c)
       for (int t = 0; t < taps_; ++t) tapsum_[size_t(k) * taps_ + t] += qweight_[(int64_t(k) * cg_ + c) * taps_ + t];
@@ -94,6 +98,54 @@ int64_t ConvLayer::packed_weight_bytes(const IsaImpl& isa) {
   return bytes;
 }
 
+namespace {
+
+// One input row (image img, row y) as uint8 codes, channels contiguous: straight from the input
+// when it already is channels-last codes, else quantized (float) or transposed (codes) into a
+// per-thread buffer. Sets saw_nan when a float input holds NaN.
+const uint8_t* codes_row(const IsaImpl& isa, const ConvInput& in, const ActQuant& quant, int64_t img, int64_t y,
+                         int w, int cin, int64_t& pix_stride, std::atomic<bool>& saw_nan) {
+  const int64_t row_off = img * in.stride[0] + y * in.stride[2];
+  if (!in.is_float && in.stride[1] == 1) {
+    pix_stride = in.stride[3];
+    return static_cast<const uint8_t*>(in.data) + row_off;
+  }
+  thread_local std::vector<uint8_t> tmp;
+  tmp.resize(size_t(w) * cin);
+  if (in.is_float) {
+    if (isa.quantize_row(static_cast<const float*>(in.data) + row_off, in.stride[1], in.stride[3], w, cin, quant,
+                         tmp.data()))
+      saw_nan.store(true, std::memory_order_relaxed);
+  } else {
+    isa.transpose_row(static_cast<const uint8_t*>(in.data) + row_off, in.stride[1], in.stride[3], w, cin, tmp.data());
+  }
+  pix_stride = cin;
+  return tmp.data();
+}
+
+// Per-thread scratch that keeps its memory between calls: fresh multi-megabyte allocations would
+// be zero-filled and page-faulted on every call. Contents are uninitialised.
+template <class T>
+T* workspace(int slot, size_t count) {
+  struct Buffer {
+    std::unique_ptr<unsigned char[]> data;
+    size_t bytes = 0;
+  };
+  thread_local Buffer buffers[4];
+  Buffer& b = buffers[slot];
+  const size_t bytes = count * sizeof(T) + 64;
+  if (b.bytes < bytes) {
+    b.data.reset(new unsigned char[bytes]);
+    b.bytes = bytes;
+  }
+  const uintptr_t p = reinterpret_cast<uintptr_t>(b.data.get());
+  return reinterpret_cast<T*>((p + 63) & ~uintptr_t(63));  // cache-line aligned
+}
+
+const char* const kNanMessage = "x contains NaN, which has no quantized code (Inf is allowed and clips)";
+
+}  // namespace
+
 ConvShape ConvLayer::shape_for(int n, int h, int w) const {
   const ConvSpec& s = spec_;
   const int64_t eh = int64_t(s.dh) * (s.kh - 1) + 1, ew = int64_t(s.dw) * (s.kw - 1) + 1;
@@ -107,6 +159,10 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   const ConvSpec& s = spec_;
   const ConvShape sh = shape_for(n, h, w);
   const IsaImpl& isa = active_isa();
+  if (depthwise_) {
+    forward_depthwise(isa, in, sh, out, out_kind, out_nchw, threads);
+    return;
+  }
   const std::vector<Panel>& panels = panels_for(isa);
   const int A = s.a_bits, G = s.groups;
   const int64_t hp = h + 2 * s.ph, wp = w + 2 * s.pw;
@@ -117,12 +173,12 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   // quantized and transposed to channels-last one row at a time, in cache, then packed.
   const ActQuant quant{float(s.a_scale), float(s.a_zero_point), float((1 << A) - 1), s.a_encoding == A_BINARY};
   std::atomic<bool> saw_nan{false};
-  std::vector<uint64_t> act(size_t(n) * hp * wp * pix_words);
-  std::vector<int32_t> rowsum(size_t(n) * hp * wp * G);
+  uint64_t* act = workspace<uint64_t>(0, size_t(n) * hp * wp * pix_words);
+  int32_t* rowsum = workspace<int32_t>(1, size_t(n) * hp * wp * G);
   parallel_for(int64_t(n) * hp, threads, [&](int64_t item) {
     const int64_t img = item / hp, r = item % hp;
-    uint64_t* drow = act.data() + (img * hp + r) * wp * pix_words;
-    int32_t* srow = rowsum.data() + (img * hp + r) * wp * G;
+    uint64_t* drow = act + (img * hp + r) * wp * pix_words;
+    int32_t* srow = rowsum + (img * hp + r) * wp * G;
     if (r < s.ph || r >= s.ph + h) {
       std::memset(drow, 0, sizeof(uint64_t) * wp * pix_words);
       std::memset(srow, 0, sizeof(int32_t) * wp * G);
@@ -132,41 +188,23 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     std::memset(srow, 0, sizeof(int32_t) * s.pw * G);
     std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
     std::memset(srow + (s.pw + w) * G, 0, sizeof(int32_t) * s.pw * G);
-    const int64_t row_off = img * in.stride[0] + (r - s.ph) * in.stride[2];
-    const uint8_t* src;
     int64_t src_pix_stride;
-    thread_local std::vector<uint8_t> tmp;
-    if (!in.is_float && in.stride[1] == 1) {  // channels-last codes: packed straight from the input
-      src = static_cast<const uint8_t*>(in.data) + row_off;
-      src_pix_stride = in.stride[3];
-    } else {
-      tmp.resize(size_t(w) * s.cin);
-      if (in.is_float) {
-        if (isa.quantize_row(static_cast<const float*>(in.data) + row_off, in.stride[1], in.stride[3], w,
-                             s.cin, quant, tmp.data()))
-          saw_nan.store(true, std::memory_order_relaxed);
-      } else {
-        isa.transpose_row(static_cast<const uint8_t*>(in.data) + row_off, in.stride[1], in.stride[3], w, s.cin,
-                          tmp.data());
-      }
-      src = tmp.data();
-      src_pix_stride = s.cin;
-    }
+    const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, src_pix_stride, saw_nan);
     isa.pack_activations(src, src_pix_stride, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
                          srow + s.pw * G);
   });
-  if (saw_nan.load()) throw std::invalid_argument("x contains NaN, which has no quantized code (Inf is allowed and clips)");
+  if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
 
   // 2. Window code sums per output pixel and group, separably: kernel rows first, then columns.
-  std::vector<int32_t> qsum(size_t(n) * howo * G);
+  int32_t* qsum = workspace<int32_t>(2, size_t(n) * howo * G);
   parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
     const int64_t img = item / sh.ho, oh = item % sh.ho;
     std::vector<int32_t> colsum(size_t(wp) * G, 0);
     for (int i = 0; i < s.kh; ++i) {
-      const int32_t* rs = rowsum.data() + (img * hp + oh * s.sh + int64_t(i) * s.dh) * wp * G;
+      const int32_t* rs = rowsum + (img * hp + oh * s.sh + int64_t(i) * s.dh) * wp * G;
       for (int64_t x = 0; x < wp * G; ++x) colsum[x] += rs[x];
     }
-    int32_t* q = qsum.data() + (img * sh.ho + oh) * sh.wo * G;
+    int32_t* q = qsum + (img * sh.ho + oh) * sh.wo * G;
     for (int ow = 0; ow < sh.wo; ++ow)
       for (int g = 0; g < G; ++g) {
         int32_t sum = 0;
@@ -241,7 +279,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
         for (int64_t t0 = 0; t0 < tiles; t0 += per) items.push_back({img, int(pi), b, t0, std::min(tiles, t0 + per)});
     }
 
-  const uint32_t* act32 = reinterpret_cast<const uint32_t*>(act.data());
+  const uint32_t* act32 = reinterpret_cast<const uint32_t*>(act);
   parallel_for(int64_t(items.size()), threads, [&](int64_t ii) {
     const Item& it = items[ii];
     const Panel& p = panels[it.panel];
@@ -288,7 +326,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     const size_t padded = size_t(p.w.blocks()) * NR;
     const int64_t group_off = int64_t(p.group) * A * kw64_ * 2;
     const uint32_t* img_act = act32 + int64_t(it.img) * hp * wp * pix_words * 2 + group_off;
-    const int32_t* img_qsum = qsum.data() + int64_t(it.img) * howo * G + p.group;
+    const int32_t* img_qsum = qsum + int64_t(it.img) * howo * G + p.group;
     TileArgs t;
     int64_t pix = pix_begin;
     int oh = int(pix / sh.wo), ow = int(pix % sh.wo);  // walked forward, no division per pixel
@@ -315,6 +353,97 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
                         static_cast<int32_t*>(out) + int64_t(it.img) * s.cout * howo + pix_begin,
                         ch_off[it.panel].data() + pos0);
   });
+}
+
+}  // namespace bitconv
+
+namespace bitconv {
+
+// Depthwise layers (one input channel per group) run on exact integers in float lanes instead of
+// bit-planes: a group's single channel would fill one bit of each 32-bit word, and its one or few
+// output channels would fill one lane of each vector.
+void ConvLayer::setup_depthwise() {
+  const ConvSpec& s = spec_;
+  if (cg_ != 1) return;
+  int max_w = 0;
+  for (int16_t q : qweight_) max_w = std::max(max_w, std::abs(int(q)));
+  const int max_v = s.a_encoding == A_BINARY ? 1 : std::max(s.a_zero_point, (1 << s.a_bits) - 1 - s.a_zero_point);
+  if (int64_t(taps_) * max_w * max_v >= (int64_t(1) << 24)) return;  // not exact in float32: bit-serial path
+  depthwise_ = true;
+  dw_cpad_ = (s.cout + 15) / 16 * 16;
+  dw_weights_.assign(size_t(taps_) * dw_cpad_, 0.0f);
+  for (int k = 0; k < s.cout; ++k)
+    for (int t = 0; t < taps_; ++t) dw_weights_[size_t(t) * dw_cpad_ + k] = float(qweight_[size_t(k) * taps_ + t]);
+  dw_scale_.assign(dw_cpad_, 0.0);
+  dw_bias_.assign(dw_cpad_, 0.0);
+  for (int k = 0; k < s.cout; ++k) dw_scale_[k] = s.scale[k], dw_bias_[k] = s.bias[k];
+}
+
+void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const ConvShape& sh, void* out,
+                                  int out_kind, bool out_nchw, int threads) {
+  const ConvSpec& s = spec_;
+  const int n = sh.n, h = sh.h, w = sh.w;
+  const int64_t wp = w + 2 * s.pw, cp = dw_cpad_;
+  const int64_t howo = int64_t(sh.ho) * sh.wo;
+  const ActQuant quant{float(s.a_scale), float(s.a_zero_point), float((1 << s.a_bits) - 1), s.a_encoding == A_BINARY};
+  // v = mul * q - sub: (2, 1) for binary codes, (1, zero point) for unsigned ones.
+  const float mul = s.a_encoding == A_BINARY ? 2.0f : 1.0f;
+  const float sub = s.a_encoding == A_BINARY ? 1.0f : float(s.a_zero_point);
+  std::vector<int64_t> col_off(s.cout);
+  for (int k = 0; k < s.cout; ++k) col_off[k] = int64_t(k) * howo;
+
+  // Bands of output rows: each converts the input rows it needs to values (zero in the padding,
+  // each input channel repeated for its output channels) in a per-thread buffer that stays in
+  // cache, then runs the rows. Bands overlap by kh - 1 input rows, converted twice.
+  const int band = std::min(sh.ho, 8);
+  const int64_t bands = (sh.ho + band - 1) / band;
+  std::atomic<bool> saw_nan{false};
+  parallel_for(int64_t(n) * bands, threads, [&](int64_t item) {
+    const int64_t img = item / bands, oh0 = (item % bands) * band;
+    const int64_t oh1 = std::min<int64_t>(sh.ho, oh0 + band);
+    const int64_t row0 = oh0 * s.sh, rows = (oh1 - 1) * s.sh + int64_t(s.kh - 1) * s.dh + 1 - row0;
+    float* vals = workspace<float>(0, size_t(rows) * wp * cp);
+    for (int64_t rr = 0; rr < rows; ++rr) {
+      const int64_t r = row0 + rr;  // padded input row
+      float* drow = vals + rr * wp * cp;
+      if (r < s.ph || r >= s.ph + h) {
+        std::fill(drow, drow + wp * cp, 0.0f);
+        continue;
+      }
+      std::fill(drow, drow + s.pw * cp, 0.0f);
+      std::fill(drow + (s.pw + w) * cp, drow + wp * cp, 0.0f);
+      int64_t pix_stride;
+      const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, pix_stride, saw_nan);
+      isa.depthwise_values(src, pix_stride, w, s.cout, cog_, mul, sub, drow + s.pw * cp, cp);
+    }
+    DepthwiseArgs d;
+    d.act = vals;
+    d.row0 = row0;
+    d.wp = wp;
+    d.cpad = cp;
+    d.channels = s.cout;
+    d.kh = s.kh, d.kw = s.kw, d.sh = s.sh, d.sw = s.sw, d.dh = s.dh, d.dw = s.dw;
+    d.wo = sh.wo;
+    d.w = dw_weights_.data();
+    d.out_kind = out_kind;
+    d.scale = dw_scale_.data();
+    d.bias = dw_bias_.data();
+    int32_t* scratch = out_nchw ? workspace<int32_t>(1, size_t(sh.wo) * cp) : nullptr;
+    for (int64_t oh = oh0; oh < oh1; ++oh) {
+      if (out_nchw) {  // the row channels-last into scratch, then transposed into place
+        d.out = scratch;
+        d.out_pix_stride = cp;
+      } else {
+        d.out = static_cast<int32_t*>(out) + (img * howo + oh * sh.wo) * s.cout;
+        d.out_pix_stride = s.cout;
+      }
+      isa.depthwise_row(d, int(oh));
+      if (out_nchw)
+        isa.transpose_out(scratch, sh.wo, s.cout, cp, static_cast<int32_t*>(out) + img * s.cout * howo + oh * sh.wo,
+                          col_off.data());
+    }
+  });
+  if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
 }
 
 }  // namespace bitconv

@@ -65,12 +65,21 @@ class ConvLayer {
   };
   const std::vector<Panel>& panels_for(const IsaImpl& isa);
   int64_t packed_weight_bytes(const IsaImpl& isa);
+  bool uses_depthwise_kernel() const { return depthwise_; }
 
  private:
   ConvSpec spec_;
   int cg_, cog_, taps_, kw64_, kc32_;
   std::vector<int16_t> qweight_;
   std::vector<int64_t> tapsum_;  // [cout][taps] sum over input channels of qw
+  // Depthwise layers whose sums are exact in float32 take their own kernel (conv.cpp).
+  void setup_depthwise();
+  void forward_depthwise(const IsaImpl& isa, const ConvInput& in, const ConvShape& sh, void* out, int out_kind,
+                         bool out_nchw, int threads);
+  bool depthwise_ = false;
+  int64_t dw_cpad_ = 0;
+  std::vector<float> dw_weights_;        // [taps][dw_cpad_]
+  std::vector<double> dw_scale_, dw_bias_;
   std::mutex pack_mutex_;
   std::map<int, std::unique_ptr<std::vector<Panel>>> packed_;
 };

@@ -18,6 +18,7 @@ CpuFeatures detect() {
   f.popcnt = (c >> 23) & 1;
   const bool osxsave = (c >> 27) & 1;
   const bool avx = (c >> 28) & 1;
+  const bool fma = (c >> 12) & 1;
   uint64_t xcr0 = 0;
   if (osxsave) {
     uint32_t lo, hi;
@@ -35,7 +36,7 @@ CpuFeatures detect() {
   const bool vpopcntdq = (c >> 14) & 1;
   f.gfni = (c >> 8) & 1;
   f.avx512_vnni = (c >> 11) & 1;
-  f.avx2 = avx && avx2 && bmi1 && bmi2 && f.popcnt && ymm_os;
+  f.avx2 = avx && avx2 && fma && bmi1 && bmi2 && f.popcnt && ymm_os;
   f.avx512_vpopcntdq = f.avx2 && zmm_os && avx512f && avx512dq && avx512bw && avx512vl && vpopcntdq;
   f.avx512_vnni = f.avx512_vnni && f.avx512_vpopcntdq;
 #elif defined(__aarch64__)

@@ -5,7 +5,7 @@ namespace bitconv {
 
 struct CpuFeatures {
   bool popcnt = false;
-  bool avx2 = false;             // AVX2 and the OS saves YMM state
+  bool avx2 = false;             // AVX2 + FMA + BMI1/2 + POPCNT and the OS saves YMM state
   bool avx512_vpopcntdq = false; // AVX-512 F/BW/VL/DQ/VPOPCNTDQ and the OS saves ZMM + opmask state
   bool avx512_vnni = false;
   bool gfni = false;

@@ -13,15 +13,19 @@ namespace bitconv {
 const std::vector<IsaImpl>& compiled_isas() {
   static const std::vector<IsaImpl> table = {
 #if defined(BITCONV_BUILD_AVX512)
-      {Isa::Avx512, "avx512", &bitserial_kernel_avx512, &pack_activations_avx512, &quantize_row_avx512, &transpose_row_avx512, &transpose_out_avx512},
+      {Isa::Avx512, "avx512", &bitserial_kernel_avx512, &pack_activations_avx512, &quantize_row_avx512, &transpose_row_avx512, &transpose_out_avx512, &depthwise_row_avx512,
+       &depthwise_values_avx512},
 #endif
 #if defined(BITCONV_BUILD_AVX2)
-      {Isa::Avx2, "avx2", &bitserial_kernel_avx2, &pack_activations_avx2, &quantize_row_avx2, &transpose_row_avx2, &transpose_out_scalar},
+      {Isa::Avx2, "avx2", &bitserial_kernel_avx2, &pack_activations_avx2, &quantize_row_avx2, &transpose_row_avx2, &transpose_out_scalar, &depthwise_row_avx2,
+       &depthwise_values_avx2},
 #endif
 #if defined(BITCONV_BUILD_NEON)
-      {Isa::Neon, "neon", &bitserial_kernel_neon, &pack_activations_scalar, &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar},
+      {Isa::Neon, "neon", &bitserial_kernel_neon, &pack_activations_scalar, &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar, &depthwise_row_neon,
+       &depthwise_values_neon},
 #endif
-      {Isa::Scalar, "scalar", &bitserial_kernel_scalar, &pack_activations_scalar, &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar},
+      {Isa::Scalar, "scalar", &bitserial_kernel_scalar, &pack_activations_scalar, &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar, &depthwise_row_scalar,
+       &depthwise_values_scalar},
   };
   return table;
 }

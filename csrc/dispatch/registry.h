@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/depthwise.h"
 #include "kernels/microkernel.h"
 #include "pack/pack.h"
 
@@ -18,6 +19,8 @@ struct IsaImpl {
   QuantizeRowFn quantize_row;
   TransposeRowFn transpose_row;
   TransposeOutFn transpose_out;
+  DepthwiseRowFn depthwise_row;
+  DepthwiseValuesFn depthwise_values;
 };
 
 // ISAs compiled into this build, best first.

@@ -1,0 +1,22 @@
+// Depthwise conv rows for avx512: channels-last, exact small integers in float lanes
+// (same flags as bitserial-conv-avx512.cpp).
+#include <immintrin.h>
+#include <cstdint>
+
+#include "kernels/depthwise.h"
+#include "kernels/microkernel.h"
+
+namespace {
+
+#include "kernels/traits-avx512.h"
+#include "kernels/depthwise-row.h"
+
+}  // namespace
+
+namespace bitconv {
+void depthwise_row_avx512(const DepthwiseArgs& d, int oh) { depthwise_row(d, oh); }
+void depthwise_values_avx512(const uint8_t* q, int64_t pix_stride, int width, int channels, int mult, float mul,
+                           float sub, float* dst, int64_t cpad) {
+  depthwise_values(q, pix_stride, width, channels, mult, mul, sub, dst, cpad);
+}
+}  // namespace bitconv

@@ -1,0 +1,22 @@
+// Depthwise conv rows for neon: channels-last, exact small integers in float lanes
+// (no flags).
+#include <arm_neon.h>
+#include <cstdint>
+
+#include "kernels/depthwise.h"
+#include "kernels/microkernel.h"
+
+namespace {
+
+#include "kernels/traits-neon.h"
+#include "kernels/depthwise-row.h"
+
+}  // namespace
+
+namespace bitconv {
+void depthwise_row_neon(const DepthwiseArgs& d, int oh) { depthwise_row(d, oh); }
+void depthwise_values_neon(const uint8_t* q, int64_t pix_stride, int width, int channels, int mult, float mul,
+                           float sub, float* dst, int64_t cpad) {
+  depthwise_values(q, pix_stride, width, channels, mult, mul, sub, dst, cpad);
+}
+}  // namespace bitconv

@@ -1,0 +1,43 @@
+// Vector traits for avx512: what the generic kernel bodies (bitserial-tile.h, depthwise-row.h) need
+// from an ISA. Included inside an anonymous namespace by each kernel file of this ISA, so every copy
+// is compiled with that file's flags. The including file provides <immintrin.h> / <arm_neon.h>.
+#pragma once
+
+struct V {
+  using reg = __m512i;
+  static constexpr int L = 16;
+  static constexpr int kRegisters = 32;
+  static constexpr int kReserve = 2;
+  static constexpr int kMaxMR = 8;
+  static constexpr int kMaxNV = 4;
+  static reg zero() { return _mm512_setzero_si512(); }
+  static reg load(const uint32_t* p) { return _mm512_loadu_si512(p); }
+  static reg broadcast(const uint32_t* p) { return _mm512_set1_epi32(int(*p)); }
+  static reg popcount_and(reg w, reg a) { return _mm512_popcnt_epi32(_mm512_and_si512(w, a)); }
+  static reg add(reg a, reg b) { return _mm512_add_epi32(a, b); }
+  static reg sub(reg a, reg b) { return _mm512_sub_epi32(a, b); }
+  static reg shl(reg a, int s) { return _mm512_sll_epi32(a, _mm_cvtsi32_si128(s)); }
+  static __mmask16 mask(int n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1u); }
+  static void store_i32(int32_t* dst, reg x, int n) { _mm512_mask_storeu_epi32(dst, mask(n), x); }
+  static void store_f32(float* dst, reg x, const double* scale, const double* bias, int n) {
+    // Same operations as the scalar path, in double: convert, multiply, add, round to float.
+    const __m512d lo = _mm512_cvtepi32_pd(_mm512_castsi512_si256(x));
+    const __m512d hi = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(x, 1));
+    const __m512d ylo = _mm512_add_pd(_mm512_mul_pd(lo, _mm512_loadu_pd(scale)), _mm512_loadu_pd(bias));
+    const __m512d yhi =
+        _mm512_add_pd(_mm512_mul_pd(hi, _mm512_loadu_pd(scale + 8)), _mm512_loadu_pd(bias + 8));
+    const __m512 y = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(ylo)),
+                                        _mm512_cvtpd_ps(yhi), 1);
+    _mm512_mask_storeu_ps(dst, mask(n), y);
+  }
+};
+
+// Float lanes for the depthwise kernel (exact small integers, see depthwise-row.h).
+struct F {
+  using reg = __m512;
+  static constexpr int L = V::L;
+  static reg zero() { return _mm512_setzero_ps(); }
+  static reg load(const float* p) { return _mm512_loadu_ps(p); }
+  static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static V::reg to_int(reg x) { return _mm512_cvttps_epi32(x); }
+};

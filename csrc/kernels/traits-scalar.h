@@ -1,0 +1,42 @@
+// Vector traits for scalar: what the generic kernel bodies (bitserial-tile.h, depthwise-row.h) need
+// from an ISA. Included inside an anonymous namespace by each kernel file of this ISA, so every copy
+// is compiled with that file's flags. The including file provides <immintrin.h> / <arm_neon.h>.
+#pragma once
+
+struct V {
+  using reg = uint32_t;
+  static constexpr int L = 1;            // 32-bit lanes per vector
+  static constexpr int kRegisters = 14;  // registers the tile may use
+  static constexpr int kReserve = 2;     // scratch registers besides accumulators and weights
+  static constexpr int kMaxMR = 4;
+  static constexpr int kMaxNV = 4;
+  static reg zero() { return 0; }
+  static reg load(const uint32_t* p) { return *p; }
+  static reg broadcast(const uint32_t* p) { return *p; }
+  static reg popcount_and(reg w, reg a) {
+    uint32_t x = w & a;  // portable popcount: baseline x86-64 has no POPCNT instruction
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    x = (x + (x >> 4)) & 0x0f0f0f0fu;
+    return (x * 0x01010101u) >> 24;
+  }
+  static reg add(reg a, reg b) { return a + b; }
+  static reg sub(reg a, reg b) { return a - b; }
+  static reg shl(reg a, int s) { return a << s; }
+  static void store_i32(int32_t* dst, reg x, int n) {
+    if (n > 0) *dst = int32_t(x);
+  }
+  static void store_f32(float* dst, reg x, const double* scale, const double* bias, int n) {
+    if (n > 0) *dst = float(double(int32_t(x)) * scale[0] + bias[0]);
+  }
+};
+
+// Float lanes for the depthwise kernel (exact small integers, see depthwise-row.h).
+struct F {
+  using reg = float;
+  static constexpr int L = V::L;
+  static reg zero() { return 0.0f; }
+  static reg load(const float* p) { return *p; }
+  static reg fma(reg a, reg b, reg c) { return a * b + c; }  // exact: integers below 2^24
+  static V::reg to_int(reg x) { return uint32_t(int32_t(x)); }
+};

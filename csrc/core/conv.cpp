@@ -46,9 +46,26 @@ ConvLayer::ConvLayer(ConvSpec spec, const int16_t* qweight) : spec_(std::move(sp
   cg_ = s.cin / s.groups;
   cog_ = s.cout / s.groups;
   taps_ = s.kh * s.kw;
-  kw64_ = (cg_ + 63) / 64;
-  kc32_ = (cg_ + 31) / 32;
   qweight_.assign(qweight, qweight + int64_t(s.cout) * cg_ * taps_);
+  // Few input channels (an RGB first layer): one bit per channel and tap would fill a few bits of
+  // each 32-bit word. Packing whole kernel-row windows instead (channel index j * cg + c, one packed
+  // pixel per input row and output column) leaves kh taps of dense words: 3x7x7 takes 7 words, not
+  // 49. Windows span one kernel row only, so each is built once per input row, not per output row.
+  const int row_words = s.kh * ((s.kw * cg_ + 31) / 32);
+  row_windows_ = s.groups == 1 && s.kw > 1 && 2 * taps_ * ((cg_ + 31) / 32) >= 3 * row_words;
+  red_cg_ = row_windows_ ? s.kw * cg_ : cg_;
+  red_taps_ = row_windows_ ? s.kh : taps_;
+  kw64_ = (red_cg_ + 63) / 64;
+  kc32_ = (red_cg_ + 31) / 32;
+  if (row_windows_) {  // [cout][kw * cg][kh]: channel index j * cg + c, tap i
+    qweight_windows_.resize(qweight_.size());
+    for (int k = 0; k < s.cout; ++k)
+      for (int c = 0; c < cg_; ++c)
+        for (int i = 0; i < s.kh; ++i)
+          for (int j = 0; j < s.kw; ++j)
+            qweight_windows_[(int64_t(k) * red_cg_ + j * cg_ + c) * s.kh + i] =
+                qweight_[(int64_t(k) * cg_ + c) * taps_ + i * s.kw + j];
+  }
   tapsum_.assign(size_t(s.cout) * taps_, 0);
   setup_depthwise();
   for (int k = 0; k < s.cout; ++k)
@@ -74,7 +91,8 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
       const EncodingTerms e = weight_terms(bits, s.w_encoding);
       Panel p;
       p.group = g;
-      p.w = pack_weight_panel(qweight_.data(), cg_, taps_, chans, bits, e.mult, e.offset, kc32_, ki);
+      p.w = pack_weight_panel(row_windows_ ? qweight_windows_.data() : qweight_.data(), red_cg_, red_taps_, chans, bits,
+                              e.mult, e.offset, kc32_, ki);
       p.shift = log2_small(alpha * e.mult);
       p.qcoef = alpha * e.offset;
       const size_t padded = size_t(p.w.blocks()) * ki.nr();
@@ -168,50 +186,112 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   const int64_t hp = h + 2 * s.ph, wp = w + 2 * s.pw;
   const int64_t pix_words = int64_t(G) * A * kw64_;  // 64-bit words per packed pixel
   const int64_t howo = int64_t(sh.ho) * sh.wo;
-
-  // 1. Activation bit-planes with explicit zero padding, and per-pixel code sums. Float input is
-  // quantized and transposed to channels-last one row at a time, in cache, then packed.
   const ActQuant quant{float(s.a_scale), float(s.a_zero_point), float((1 << A) - 1), s.a_encoding == A_BINARY};
   std::atomic<bool> saw_nan{false};
-  uint64_t* act = workspace<uint64_t>(0, size_t(n) * hp * wp * pix_words);
-  int32_t* rowsum = workspace<int32_t>(1, size_t(n) * hp * wp * G);
-  parallel_for(int64_t(n) * hp, threads, [&](int64_t item) {
-    const int64_t img = item / hp, r = item % hp;
-    uint64_t* drow = act + (img * hp + r) * wp * pix_words;
-    int32_t* srow = rowsum + (img * hp + r) * wp * G;
-    if (r < s.ph || r >= s.ph + h) {
-      std::memset(drow, 0, sizeof(uint64_t) * wp * pix_words);
-      std::memset(srow, 0, sizeof(int32_t) * wp * G);
-      return;
-    }
-    std::memset(drow, 0, sizeof(uint64_t) * s.pw * pix_words);
-    std::memset(srow, 0, sizeof(int32_t) * s.pw * G);
-    std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
-    std::memset(srow + (s.pw + w) * G, 0, sizeof(int32_t) * s.pw * G);
-    int64_t src_pix_stride;
-    const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, src_pix_stride, saw_nan);
-    isa.pack_activations(src, src_pix_stride, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
-                         srow + s.pw * G);
-  });
-  if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
-
-  // 2. Window code sums per output pixel and group, separably: kernel rows first, then columns.
   int32_t* qsum = workspace<int32_t>(2, size_t(n) * howo * G);
-  parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
-    const int64_t img = item / sh.ho, oh = item % sh.ho;
-    std::vector<int32_t> colsum(size_t(wp) * G, 0);
-    for (int i = 0; i < s.kh; ++i) {
-      const int32_t* rs = rowsum + (img * hp + oh * s.sh + int64_t(i) * s.dh) * wp * G;
-      for (int64_t x = 0; x < wp * G; ++x) colsum[x] += rs[x];
-    }
-    int32_t* q = qsum + (img * sh.ho + oh) * sh.wo * G;
-    for (int ow = 0; ow < sh.wo; ++ow)
-      for (int g = 0; g < G; ++g) {
-        int32_t sum = 0;
-        for (int j = 0; j < s.kw; ++j) sum += colsum[(int64_t(ow) * s.sw + int64_t(j) * s.dw) * G + g];
-        q[int64_t(ow) * G + g] = sum;
+  uint64_t* act;
+  // Packed pixel grid the kernels walk: the padded input, or (row windows) padded input rows by
+  // output columns.
+  int64_t grid_w, grid_row_step, grid_col_step, grid_tap_step;
+
+  if (row_windows_) {
+    // 1'. Each input row once as zero-padded channels-last codes, then the kernel-row window of
+    // every output column gathered from it and packed; rowsum is then each window's code sum.
+    const int64_t win = red_cg_;
+    grid_w = sh.wo;
+    act = workspace<uint64_t>(0, size_t(n) * hp * grid_w * pix_words);
+    int32_t* rowsum = workspace<int32_t>(1, size_t(n) * hp * grid_w);
+    parallel_for(int64_t(n) * hp, threads, [&](int64_t item) {
+      const int64_t img = item / hp, r = item % hp;
+      uint64_t* drow = act + (img * hp + r) * grid_w * pix_words;
+      int32_t* srow = rowsum + (img * hp + r) * grid_w;
+      if (r < s.ph || r >= s.ph + h) {
+        std::memset(drow, 0, sizeof(uint64_t) * grid_w * pix_words);
+        std::memset(srow, 0, sizeof(int32_t) * grid_w);
+        return;
       }
-  });
+      int64_t ps;
+      const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, ps, saw_nan);
+      thread_local std::vector<uint8_t> padded, windows;
+      padded.assign(size_t(wp) * cg_ + 8, 0);  // + 8: the chunked copy below may read past the end
+      if (ps == cg_)
+        std::memcpy(padded.data() + s.pw * cg_, src, size_t(w) * cg_);
+      else
+        for (int x = 0; x < w; ++x)
+          for (int c = 0; c < cg_; ++c) padded[(s.pw + x) * cg_ + c] = src[x * ps + c];
+      if (s.dw == 1) {  // each window is contiguous in the padded row: packed in place
+        isa.pack_activations(padded.data(), int64_t(s.sw) * cg_, sh.wo, int(win), 1, A, kw64_, drow, pix_words, srow);
+        return;
+      }
+      windows.resize(size_t(grid_w) * win + 8);
+      for (int ow = 0; ow < sh.wo; ++ow)
+        for (int j = 0; j < s.kw; ++j) {
+          const uint8_t* from = padded.data() + (int64_t(ow) * s.sw + int64_t(j) * s.dw) * cg_;
+          for (int b = 0; b < cg_; b += 8)  // 8-byte moves, spilling into the next slot or the slack
+            std::memcpy(windows.data() + ow * win + j * cg_ + b, from + b, 8);
+        }
+      isa.pack_activations(windows.data(), win, sh.wo, int(win), 1, A, kw64_, drow, pix_words, srow);
+    });
+    if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
+    // 2'. Window code sums: the kh row windows above each output pixel.
+    parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
+      const int64_t img = item / sh.ho, oh = item % sh.ho;
+      int32_t* q = qsum + (img * sh.ho + oh) * sh.wo;
+      for (int ow = 0; ow < sh.wo; ++ow) q[ow] = 0;
+      for (int i = 0; i < s.kh; ++i) {
+        const int32_t* rs = rowsum + (img * hp + oh * s.sh + int64_t(i) * s.dh) * grid_w;
+        for (int ow = 0; ow < sh.wo; ++ow) q[ow] += rs[ow];
+      }
+    });
+    grid_row_step = int64_t(s.sh) * grid_w * pix_words * 2;
+    grid_col_step = pix_words * 2;
+    grid_tap_step = int64_t(s.dh) * grid_w * pix_words * 2;
+  } else {
+    // 1. Activation bit-planes with explicit zero padding, and per-pixel code sums. Float input is
+    // quantized and transposed to channels-last one row at a time, in cache, then packed.
+    act = workspace<uint64_t>(0, size_t(n) * hp * wp * pix_words);
+    int32_t* rowsum = workspace<int32_t>(1, size_t(n) * hp * wp * G);
+    parallel_for(int64_t(n) * hp, threads, [&](int64_t item) {
+      const int64_t img = item / hp, r = item % hp;
+      uint64_t* drow = act + (img * hp + r) * wp * pix_words;
+      int32_t* srow = rowsum + (img * hp + r) * wp * G;
+      if (r < s.ph || r >= s.ph + h) {
+        std::memset(drow, 0, sizeof(uint64_t) * wp * pix_words);
+        std::memset(srow, 0, sizeof(int32_t) * wp * G);
+        return;
+      }
+      std::memset(drow, 0, sizeof(uint64_t) * s.pw * pix_words);
+      std::memset(srow, 0, sizeof(int32_t) * s.pw * G);
+      std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
+      std::memset(srow + (s.pw + w) * G, 0, sizeof(int32_t) * s.pw * G);
+      int64_t src_pix_stride;
+      const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, src_pix_stride, saw_nan);
+      isa.pack_activations(src, src_pix_stride, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
+                           srow + s.pw * G);
+    });
+    if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
+
+    // 2. Window code sums per output pixel and group, separably: kernel rows first, then columns.
+    parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
+      const int64_t img = item / sh.ho, oh = item % sh.ho;
+      std::vector<int32_t> colsum(size_t(wp) * G, 0);
+      for (int i = 0; i < s.kh; ++i) {
+        const int32_t* rs = rowsum + (img * hp + oh * s.sh + int64_t(i) * s.dh) * wp * G;
+        for (int64_t x = 0; x < wp * G; ++x) colsum[x] += rs[x];
+      }
+      int32_t* q = qsum + (img * sh.ho + oh) * sh.wo * G;
+      for (int ow = 0; ow < sh.wo; ++ow)
+        for (int g = 0; g < G; ++g) {
+          int32_t sum = 0;
+          for (int j = 0; j < s.kw; ++j) sum += colsum[(int64_t(ow) * s.sw + int64_t(j) * s.dw) * G + g];
+          q[int64_t(ow) * G + g] = sum;
+        }
+    });
+    grid_w = wp;
+    grid_row_step = int64_t(s.sh) * wp * pix_words * 2;
+    grid_col_step = int64_t(s.sw) * pix_words * 2;
+    grid_tap_step = 0;
+  }
 
   // 3. Border corrections: beta * (sum of qw over the taps inside the input), by border class.
   const int beta = s.a_encoding == A_BINARY ? 1 : s.a_zero_point;
@@ -255,10 +335,14 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   }
 
   // 4. Output channel offsets and tap offsets.
-  std::vector<int64_t> tap_off(taps_);
-  for (int i = 0; i < s.kh; ++i)
-    for (int j = 0; j < s.kw; ++j)
-      tap_off[i * s.kw + j] = (int64_t(i) * s.dh * wp + int64_t(j) * s.dw) * pix_words * 2;
+  std::vector<int64_t> tap_off(red_taps_);
+  if (row_windows_) {
+    for (int i = 0; i < s.kh; ++i) tap_off[i] = i * grid_tap_step;
+  } else {
+    for (int i = 0; i < s.kh; ++i)
+      for (int j = 0; j < s.kw; ++j)
+        tap_off[i * s.kw + j] = (int64_t(i) * s.dh * wp + int64_t(j) * s.dw) * pix_words * 2;
+  }
   std::vector<std::vector<int64_t>> ch_off(panels.size());
   for (size_t pi = 0; pi < panels.size(); ++pi)
     for (int k : panels[pi].w.channels) ch_off[pi].push_back(out_nchw ? int64_t(k) * howo : k);
@@ -298,7 +382,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     BlockArgs b;
     b.w = p.w.data.data() + it.block * p.w.block_words;
     b.tap_off = tap_off.data();
-    b.taps = taps_;
+    b.taps = red_taps_;
     b.kc = kc32_;
     b.a_plane_stride = 2 * int64_t(kw64_);
     b.nr = int(std::min<int64_t>(NR, int64_t(p.w.channels.size()) - pos0));
@@ -325,7 +409,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     }
     const size_t padded = size_t(p.w.blocks()) * NR;
     const int64_t group_off = int64_t(p.group) * A * kw64_ * 2;
-    const uint32_t* img_act = act32 + int64_t(it.img) * hp * wp * pix_words * 2 + group_off;
+    const uint32_t* img_act = act32 + int64_t(it.img) * hp * grid_w * pix_words * 2 + group_off;
     const int32_t* img_qsum = qsum + int64_t(it.img) * howo * G + p.group;
     TileArgs t;
     int64_t pix = pix_begin;
@@ -334,7 +418,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       t.mr = int(std::min<int64_t>(k.mr, howo - pix));
       for (int m = 0; m < k.mr; ++m) {
         if (m < t.mr) {
-          t.a[m] = img_act + (int64_t(oh) * s.sh * wp + int64_t(ow) * s.sw) * pix_words * 2;
+          t.a[m] = img_act + oh * grid_row_step + ow * grid_col_step;
           t.out_off[m] = img_out + pix * pix_stride_out;
           t.qsum[m] = img_qsum[pix * G];
           t.corr[m] = beta ? corr[it.panel].data() +

@@ -69,8 +69,13 @@ class ConvLayer {
 
  private:
   ConvSpec spec_;
-  int cg_, cog_, taps_, kw64_, kc32_;
+  int cg_, cog_, taps_;
+  // The reduction as the kernels see it: per packed pixel red_cg_ channels and red_taps_ taps
+  // (cg_ and taps_, or kw * cg_ and kh when kernel-row windows are packed whole, row_windows_).
+  bool row_windows_ = false;
+  int red_cg_, red_taps_, kw64_, kc32_;
   std::vector<int16_t> qweight_;
+  std::vector<int16_t> qweight_windows_;  // [cout][kw][cg][kh] when row_windows_
   std::vector<int64_t> tapsum_;  // [cout][taps] sum over input channels of qw
   // Depthwise layers whose sums are exact in float32 take their own kernel (conv.cpp).
   void setup_depthwise();

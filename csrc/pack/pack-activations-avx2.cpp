@@ -29,7 +29,7 @@ void pack_activations_avx2(const uint8_t* src, int64_t src_pix_stride, int64_t n
     for (int g = 0; g < groups; ++g) {
       const uint8_t* sg = s + int64_t(g) * cg;
       uint32_t* dg = reinterpret_cast<uint32_t*>(d + int64_t(g) * a_bits * kw64);
-      __m256i sum = _mm256_setzero_si256();
+      int64_t sum = 0;
       for (int w = 0; w < 2 * kw64; ++w) {  // 32-channel halves of the 64-bit words
         const int left = cg - 32 * w;
         __m256i q;
@@ -40,14 +40,14 @@ void pack_activations_avx2(const uint8_t* src, int64_t src_pix_stride, int64_t n
           if (left > 0) std::memcpy(tail, sg + 32 * w, size_t(left));
           q = _mm256_load_si256(reinterpret_cast<const __m256i*>(tail));
         }
-        sum = _mm256_add_epi64(sum, _mm256_sad_epu8(q, _mm256_setzero_si256()));
         for (int j = 0; j < a_bits; ++j) {
           // Little-endian: 32-bit half w of the plane row is word w / 2, low half first.
-          dg[j * 2 * kw64 + w] = uint32_t(_mm256_movemask_epi8(_mm256_sll_epi16(q, _mm_cvtsi32_si128(7 - j))));
+          const uint32_t word = uint32_t(_mm256_movemask_epi8(_mm256_sll_epi16(q, _mm_cvtsi32_si128(7 - j))));
+          dg[j * 2 * kw64 + w] = word;
+          sum += int64_t(_mm_popcnt_u32(word)) << j;  // the code sum, from the plane words
         }
       }
-      const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-      rowsum[x * groups + g] = int32_t(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1));
+      rowsum[x * groups + g] = int32_t(sum);
     }
   }
 }

@@ -46,28 +46,29 @@ void pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t
                             dst_pix_stride, rowsum);
     return;
   }
+  // The code sum comes from the plane words themselves: sum_j 2^j popcount(plane j).
   for (int64_t x = 0; x < npix; ++x) {
     const uint8_t* s = src + x * src_pix_stride;
     uint64_t* d = dst + x * dst_pix_stride;
     for (int g = 0; g < groups; ++g) {
       const uint8_t* sg = s + int64_t(g) * cg;
       uint64_t* dg = d + int64_t(g) * a_bits * kw64;
-      __m512i sum = _mm512_setzero_si512();
+      int64_t sum = 0;
       for (int w = 0; w < kw64; ++w) {
         const int left = cg - 64 * w;
         const __mmask64 m = left >= 64 ? ~__mmask64(0) : ((__mmask64(1) << left) - 1);
         const __m512i q = _mm512_maskz_loadu_epi8(m, sg + 64 * w);
-        sum = _mm512_add_epi64(sum, _mm512_sad_epu8(q, _mm512_setzero_si512()));
-        for (int j = 0; j < a_bits; ++j)
-          dg[j * kw64 + w] = _mm512_test_epi8_mask(q, _mm512_set1_epi8(char(1 << j)));
+        for (int j = 0; j < a_bits; ++j) {
+          const uint64_t word = _mm512_test_epi8_mask(q, _mm512_set1_epi8(char(1 << j)));
+          dg[j * kw64 + w] = word;
+          sum += int64_t(_mm_popcnt_u64(word)) << j;
+        }
       }
-      rowsum[x * groups + g] = int32_t(_mm512_reduce_add_epi64(sum));
+      rowsum[x * groups + g] = int32_t(sum);
     }
   }
 }
 
-// Rows with contiguous pixels (NCHW): 16 channels x 16 pixels at a time are quantized in zmm
-// registers (the same float32 operations as the scalar path), narrowed to bytes and transposed.
 bool quantize_row_avx512(const float* src, int64_t sc, int64_t sw, int width, int channels,
                          const ActQuant& q, uint8_t* dst) {
   const __m512 scale = _mm512_set1_ps(q.scale), zp = _mm512_set1_ps(q.zero_point),

@@ -73,6 +73,32 @@ ConvLayer::ConvLayer(ConvSpec spec, const int16_t* qweight) : spec_(std::move(sp
       for (int t = 0; t < taps_; ++t) tapsum_[size_t(k) * taps_ + t] += qweight_[(int64_t(k) * cg_ + c) * taps_ + t];
 }
 
+// The channel tile for a panel of `channels` output channels: the variant with the fewest estimated
+// cycles per output pixel, counting the lanes wasted on padded channels, the tile's step cost
+// (vector ops at 4 per cycle or loads, whichever binds) and its fixed cost per tile.
+// Tiles that would spill accumulators are not in the table.
+KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, int channels) const {
+  const int A = spec_.a_bits, steps = red_taps_ * kc32_;
+  KernelInfo best;
+  double best_cost = 0;
+  for (int nv = 1; nv <= 8; ++nv) {
+    const KernelInfo k = isa.kernel(bits, A, nv);
+    if (!k.fn) break;
+    if (nv == spec_.force_nv) return k;
+    const double blocks = double((channels + k.nr() - 1) / k.nr());
+    // AND + popcount + add per plane pair and lane vector, one broadcast per pixel and plane; weight
+    // vectors come from L1 (2 per cycle) while a block's panel fits in it, else from L2.
+    const double panel_bytes = double(steps) * bits * nv * k.lanes * 4;
+    const double ops = (3.0 * bits * A * k.mr * nv + A * k.mr) / 4.0;
+    const double loads = bits * nv / (panel_bytes <= 32768 ? 2.0 : 0.5) + A * k.mr / 2.0;
+    const double per_tile = steps * std::max(ops, loads) + 40.0 + 3.0 * k.mr * nv * (bits + A);
+    const double cost = blocks * per_tile / k.mr;
+    if (!best.fn || cost < best_cost) best = k, best_cost = cost;
+  }
+  if (!best.fn) throw std::runtime_error(std::string("no kernel for ") + isa.name);
+  return best;
+}
+
 const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
   std::lock_guard<std::mutex> lock(pack_mutex_);
   auto it = packed_.find(int(isa.isa));
@@ -86,8 +112,7 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
       for (int k = g * cog_; k < (g + 1) * cog_; ++k)
         if (s.w_bits[k] == bits) chans.push_back(k);
       if (chans.empty()) continue;
-      const KernelInfo ki = isa.kernel(bits, s.a_bits);
-      if (!ki.fn) throw std::runtime_error(std::string("no kernel for ") + isa.name);
+      const KernelInfo ki = choose_kernel(isa, bits, int(chans.size()));
       const EncodingTerms e = weight_terms(bits, s.w_encoding);
       Panel p;
       p.group = g;

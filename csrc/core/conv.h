@@ -27,6 +27,7 @@ struct ConvSpec {
   double a_scale = 1.0;        // activation quantizer for float input (used in float32)
   std::vector<double> scale;   // [cout] a_scale * w_scale[k]
   std::vector<double> bias;    // [cout]
+  int force_nv = 0;            // tests: pin the channel tile (vectors per tile) when the ISA has it
 };
 
 // The input of one forward call: uint8 codes or float32 activations, any strides.
@@ -64,6 +65,7 @@ class ConvLayer {
     std::vector<double> scale, bias;  // padded to blocks * NR
   };
   const std::vector<Panel>& panels_for(const IsaImpl& isa);
+  KernelInfo choose_kernel(const IsaImpl& isa, int bits, int channels) const;
   int64_t packed_weight_bytes(const IsaImpl& isa);
   bool uses_depthwise_kernel() const { return depthwise_; }
 

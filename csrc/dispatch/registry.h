@@ -14,7 +14,7 @@ enum class Isa : int { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3 };
 struct IsaImpl {
   Isa isa;
   const char* name;
-  KernelInfo (*kernel)(int w_bits, int a_bits);
+  KernelInfo (*kernel)(int w_bits, int a_bits, int nv);
   PackActivationsFn pack_activations;
   QuantizeRowFn quantize_row;
   TransposeRowFn transpose_row;

@@ -15,5 +15,7 @@ namespace {
 }  // namespace
 
 namespace bitconv {
-KernelInfo bitserial_kernel_avx2(int w_bits, int a_bits) { return lookup_kernel(w_bits, a_bits); }
+KernelInfo bitserial_kernel_avx2(int w_bits, int a_bits, int nv) {
+  return lookup_kernel(w_bits, a_bits, nv);
+}
 }  // namespace bitconv

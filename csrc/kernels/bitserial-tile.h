@@ -11,26 +11,13 @@
 //
 // Requires: microkernel.h included, V defined.
 
-// Tile shape for B weight planes and A activation planes with R vector registers: the largest
-// MR x NV tile whose accumulators ((B+A-1) per tile entry), held weights (B per vector) and
-// `reserve` scratch registers fit in R. Ties go to the wider channel tile.
-struct TileShape {
-  int mr, nv;
-};
-constexpr TileShape choose_tile(int B, int A, int R, int reserve, int max_mr, int max_nv) {
-  TileShape best{1, 1};
-  int best_area = 0;
-  for (int nv = 1; nv <= max_nv; ++nv) {
-    for (int mr = 1; mr <= max_mr; ++mr) {
-      const int regs = (B + A - 1) * mr * nv + B * nv + reserve;
-      const int area = mr * nv;
-      if (regs <= R && (area > best_area || (area == best_area && nv > best.nv))) {
-        best = TileShape{mr, nv};
-        best_area = area;
-      }
-    }
-  }
-  return best;
+// Largest pixel tile MR for B weight planes, A activation planes and NV vectors of output
+// channels with R vector registers: accumulators ((B+A-1) per tile entry), held weights (B per
+// vector) and `reserve` scratch registers must fit (at least 1 even if they do not: then spills).
+constexpr int choose_mr(int B, int A, int NV, int R, int reserve, int max_mr) {
+  int mr = 1;
+  while (mr < max_mr && (B + A - 1) * (mr + 1) * NV + B * NV + reserve <= R) ++mr;
+  return mr;
 }
 
 template <int B, int A, int MR, int NV>
@@ -122,34 +109,42 @@ void bitserial_tile(const bitconv::BlockArgs& b, const bitconv::TileArgs& t) {
   }
 }
 
-// The table of all (B, A) in 1..8 x 1..8 for this ISA's traits, with tile shapes from choose_tile.
-template <int B, int A>
+// The table of all (B, A) in 1..8 x 1..8 and NV in 1..kMaxNV for this ISA's traits. The driver
+// picks NV per layer (csrc/core/conv.cpp: fewer padded channels against more reuse per tile).
+template <int B, int A, int NV>
 constexpr bitconv::KernelInfo make_info() {
-  constexpr TileShape s = choose_tile(B, A, V::kRegisters, V::kReserve, V::kMaxMR, V::kMaxNV);
+  constexpr int mr = choose_mr(B, A, NV, V::kRegisters, V::kReserve, V::kMaxMR);
   bitconv::KernelInfo k;
-  k.fn = &bitserial_tile<B, A, s.mr, s.nv>;
-  k.mr = s.mr;
-  k.nv = s.nv;
+  // A channel tile whose one-pixel tile already spills is not offered (NV = 1 always is).
+  if (NV > 1 && (B + A - 1) * NV + B * NV + V::kReserve > V::kRegisters) return k;
+  k.fn = &bitserial_tile<B, A, mr, NV>;
+  k.mr = mr;
+  k.nv = NV;
   k.lanes = V::L;
   return k;
 }
 
+template <int B, int A, int... NVs>
+constexpr void fill_nv(bitconv::KernelInfo* cell, std::integer_sequence<int, NVs...>) {
+  ((cell[NVs] = make_info<B, A, NVs + 1>()), ...);
+}
+
 template <int B, int... As>
-constexpr void fill_row(bitconv::KernelInfo* row, std::integer_sequence<int, As...>) {
-  ((row[As] = make_info<B, As + 1>()), ...);
+constexpr void fill_row(bitconv::KernelInfo (*row)[V::kMaxNV], std::integer_sequence<int, As...>) {
+  ((fill_nv<B, As + 1>(row[As], std::make_integer_sequence<int, V::kMaxNV>{})), ...);
 }
 
 template <int... Bs>
-constexpr void fill_table(bitconv::KernelInfo (*table)[8], std::integer_sequence<int, Bs...>) {
+constexpr void fill_table(bitconv::KernelInfo (*table)[8][V::kMaxNV], std::integer_sequence<int, Bs...>) {
   ((fill_row<Bs + 1>(table[Bs], std::make_integer_sequence<int, 8>{})), ...);
 }
 
-inline bitconv::KernelInfo lookup_kernel(int B, int A) {
+inline bitconv::KernelInfo lookup_kernel(int B, int A, int nv) {
   static const auto table = [] {
-    struct T { bitconv::KernelInfo k[8][8]; } t{};
+    struct T { bitconv::KernelInfo k[8][8][V::kMaxNV]; } t{};
     fill_table(t.k, std::make_integer_sequence<int, 8>{});
     return t;
   }();
-  if (B < 1 || B > 8 || A < 1 || A > 8) return bitconv::KernelInfo{};
-  return table.k[B - 1][A - 1];
+  if (B < 1 || B > 8 || A < 1 || A > 8 || nv < 1 || nv > V::kMaxNV) return bitconv::KernelInfo{};
+  return table.k[B - 1][A - 1][nv - 1];
 }

@@ -68,10 +68,12 @@ struct KernelInfo {
   int nr() const { return nv * lanes; }
 };
 
-// Per-ISA tables, defined in csrc/kernels/bitserial-conv-<isa>.cpp (only those that were built).
-KernelInfo bitserial_kernel_scalar(int w_bits, int a_bits);
-KernelInfo bitserial_kernel_avx2(int w_bits, int a_bits);
-KernelInfo bitserial_kernel_avx512(int w_bits, int a_bits);
-KernelInfo bitserial_kernel_neon(int w_bits, int a_bits);
+// Per-ISA tables, defined in csrc/kernels/bitserial-conv-<isa>.cpp (only those that were built):
+// the kernel for (w_bits, a_bits) with nv vectors of output channels, fn == nullptr past the
+// ISA's widest tile.
+KernelInfo bitserial_kernel_scalar(int w_bits, int a_bits, int nv);
+KernelInfo bitserial_kernel_avx2(int w_bits, int a_bits, int nv);
+KernelInfo bitserial_kernel_avx512(int w_bits, int a_bits, int nv);
+KernelInfo bitserial_kernel_neon(int w_bits, int a_bits, int nv);
 
 }  // namespace bitconv

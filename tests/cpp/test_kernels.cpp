@@ -257,6 +257,7 @@ void run_case(const Case& c) {
   spec.a_scale = d.a_scale;
   spec.scale = d.scale;
   spec.bias = d.bias;
+  spec.force_nv = int(c.seed % 5);  // every channel-tile variant, not only the ones chosen by cost
 
   std::unique_ptr<bitconv::ConvLayer> layer;
   bitconv::ConvShape sh{};
@@ -499,13 +500,22 @@ void test_tables() {
   for (const bitconv::IsaImpl& isa : bitconv::available_isas())
     for (int B = 1; B <= 8; ++B)
       for (int A = 1; A <= 8; ++A) {
-        const bitconv::KernelInfo k = isa.kernel(B, A);
-        char buf[128];
-        std::snprintf(buf, sizeof buf, "table isa=%s B=%d A=%d: fn=%p mr=%d nv=%d lanes=%d", isa.name, B, A,
-                      reinterpret_cast<void*>(k.fn), k.mr, k.nv, k.lanes);
-        check(k.fn && k.mr >= 1 && k.mr <= bitconv::kMaxMR && k.nv >= 1 && k.lanes >= 1 &&
-                  k.nr() <= bitconv::kMaxNR,
-              buf);
+        // nv = 1 always exists; wider channel tiles up to the ISA's limit, then none.
+        bool ended = false;
+        for (int nv = 1; nv <= 8; ++nv) {
+          const bitconv::KernelInfo k = isa.kernel(B, A, nv);
+          char buf[160];
+          std::snprintf(buf, sizeof buf, "table isa=%s B=%d A=%d nv=%d: fn=%p mr=%d nv=%d lanes=%d", isa.name, B, A,
+                        nv, reinterpret_cast<void*>(k.fn), k.mr, k.nv, k.lanes);
+          if (!k.fn) {
+            check(nv > 1, buf);
+            ended = true;
+            continue;
+          }
+          check(!ended && k.mr >= 1 && k.mr <= bitconv::kMaxMR && k.nv == nv && k.lanes >= 1 &&
+                    k.nr() <= bitconv::kMaxNR,
+                buf);
+        }
       }
 }
 

@@ -362,6 +362,9 @@ def run_bench(opts: Options, *, log=None) -> dict:
             "notes": notes,
             "layers": rows,
             "total": totals(rows, names, probe, cores),
+            # The layers a plan quantizes below 8 bits: where a bit-serial kernel is meant to win.
+            "total_low_bit": totals([r for r in rows if not r["marked"]], names, probe, cores)
+            if any(not r["marked"] for r in rows) else None,
             "sweep": sweep,
         }
     finally:

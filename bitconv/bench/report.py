@@ -40,15 +40,22 @@ def format_table(res: dict) -> str:
             row.append(f"{f['median_s'] * 1e3:.3f}" if f else "-")
         row += [_fmt_x(r["comparators"].get(n)) for n in names]
         rows.append(row)
+    def total_row(label, t, layers):
+        row = [label, f"{len(layers)} layers", "", f"{t['macs'] / 1e6:.1f}", f"{t['median_s'] * 1e3:.3f}",
+               f"{t['gops']:.1f}", f"{t['efficiency_pct']:.1f}"]
+        if "float ms" in head:
+            row.append(f"{sum(r['bitconv_float_nchw']['median_s'] for r in layers) * 1e3:.3f}")
+        for n in names:
+            c = t["comparators"].get(n)
+            row.append("-" if not c else f"{c['speedup']:.2f}x" + ("" if c["complete"] else "~"))
+        return row
+
     t = res["total"]
-    trow = ["TOTAL", f"{len(res['layers'])} layers", "", f"{t['macs'] / 1e6:.1f}", f"{t['median_s'] * 1e3:.3f}",
-            f"{t['gops']:.1f}", f"{t['efficiency_pct']:.1f}"]
-    if "float ms" in head:
-        trow.append(f"{sum(r['bitconv_float_nchw']['median_s'] for r in res['layers']) * 1e3:.3f}")
-    for n in names:
-        c = t["comparators"].get(n)
-        trow.append("-" if not c else f"{c['speedup']:.2f}x" + ("" if c["complete"] else "~"))
-    widths = [max(len(str(x)) for x in col) for col in zip(head, trow, *rows)]
+    trows = [total_row("TOTAL", t, res["layers"])]
+    low = res.get("total_low_bit")
+    if low and any(r["marked"] for r in res["layers"]):
+        trows.append(total_row("TOTAL <8 bit", low, [r for r in res["layers"] if not r["marked"]]))
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *trows, *rows)]
     right = set(range(3, len(head)))
 
     def line(cells):
@@ -64,14 +71,15 @@ def format_table(res: dict) -> str:
               if p.get("int8_macs_per_second") else ""),
            "", line(head), line(["-" * w for w in widths])]
     out += [line(r) for r in rows]
-    out += [line(["-" * w for w in widths]), line(trow), ""]
+    out += [line(["-" * w for w in widths])] + [line(r) for r in trows] + [""]
     out.append("GOPS = 2 x MACs / median time; eff% = MACs/s x w_bits x a_bits / popcount ceiling of the cores "
                "used; xNAME = NAME's median / bitconv's median (>1: bitconv faster)")
     legend = ", ".join(f"{SHORT.get(n, n)} = {res['comparators'][n]}" for n in names)
     if legend:
         out.append(legend)
     if any(r["marked"] for r in res["layers"]):
-        out.append("* layer the plan keeps at 8 bits or leaves unquantized: run 8x8 bit-serial")
+        out.append("* layer the plan keeps at 8 bits or leaves unquantized: run 8x8 bit-serial, left out of "
+                   "TOTAL <8 bit")
     if any(not c["complete"] for c in t["comparators"].values()):
         out.append("~ total over the layers the comparator ran (it skipped some)")
     skipped_layers = {}

@@ -1,12 +1,27 @@
 // Persistent worker threads fed by a shared atomic counter: no thread creation per call.
+//
+// A conv2d call runs a few short parallel regions (packing, window sums, kernels) of tens of
+// microseconds each, so waking sleeping threads through a condition variable for each (tens of
+// microseconds on its own) would cost more than it saves. Workers therefore spin on the region
+// counter for a while after each region, as OpenMP runtimes do, and only then sleep.
 #include "core/thread_pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define BITCONV_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define BITCONV_PAUSE() __asm__ __volatile__("yield")
+#else
+#define BITCONV_PAUSE() ((void)0)
+#endif
 
 namespace bitconv {
 
@@ -16,6 +31,8 @@ int hardware_threads() {
 }
 
 namespace {
+
+constexpr auto kSpin = std::chrono::microseconds(200);  // how long an idle worker stays awake
 
 class Pool {
  public:
@@ -28,20 +45,19 @@ class Pool {
     std::lock_guard<std::mutex> call_lock(call_mutex_);  // one parallel region at a time
     const int helpers = threads - 1;
     ensure_workers(helpers);
+    fn_ = &fn;
+    n_ = n;
+    next_.store(0, std::memory_order_relaxed);
+    error_ = nullptr;
+    wanted_ = helpers;
+    active_.store(helpers, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lk(m_);
-      fn_ = &fn;
-      n_ = n;
-      next_.store(0);
-      error_ = nullptr;
-      active_ = helpers;
-      wanted_ = helpers;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);  // spinning workers start here
     }
-    cv_.notify_all();
+    cv_.notify_all();  // sleeping ones here
     work();
-    std::unique_lock<std::mutex> lk(m_);
-    done_cv_.wait(lk, [&] { return active_ == 0; });
+    while (active_.load(std::memory_order_acquire) != 0) BITCONV_PAUSE();
     fn_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
@@ -50,49 +66,58 @@ class Pool {
   void ensure_workers(int count) {
     while (int(workers_.size()) < count) {
       const int id = int(workers_.size());
-      workers_.emplace_back([this, id] { loop(id); });
+      // The generation before this region's: a worker still starting up when the region is
+      // posted must not take it for an old one.
+      const uint64_t seen = generation_.load(std::memory_order_acquire);
+      workers_.emplace_back([this, id, seen] { loop(id, seen); });
       workers_.back().detach();
     }
   }
 
   void work() {
     for (;;) {
-      const int64_t i = next_.fetch_add(1);
+      const int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
       if (i >= n_) break;
       try {
         (*fn_)(i);
       } catch (...) {
-        std::lock_guard<std::mutex> lk(m_);
+        std::lock_guard<std::mutex> lk(error_mutex_);
         if (!error_) error_ = std::current_exception();
         next_.store(n_);
       }
     }
   }
 
-  void loop(int id) {
-    uint64_t seen = 0;
+  void loop(int id, uint64_t seen) {
     for (;;) {
-      {
-        std::unique_lock<std::mutex> lk(m_);
-        cv_.wait(lk, [&] { return generation_ != seen; });
-        seen = generation_;
-        if (id >= wanted_) continue;
+      // Spin for a while, then sleep until the next region.
+      const auto until = std::chrono::steady_clock::now() + kSpin;
+      uint64_t g;
+      int polls = 0;
+      while ((g = generation_.load(std::memory_order_acquire)) == seen) {
+        BITCONV_PAUSE();
+        if (++polls % 256 == 0 && std::chrono::steady_clock::now() > until) {
+          std::unique_lock<std::mutex> lk(m_);
+          cv_.wait(lk, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+        }
       }
+      seen = g;
+      if (id >= wanted_) continue;
       work();
-      std::lock_guard<std::mutex> lk(m_);
-      if (--active_ == 0) done_cv_.notify_all();
+      active_.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
 
-  std::mutex call_mutex_, m_;
-  std::condition_variable cv_, done_cv_;
+  std::mutex call_mutex_, m_, error_mutex_;
+  std::condition_variable cv_;
   std::vector<std::thread> workers_;
   const std::function<void(int64_t)>* fn_ = nullptr;
   int64_t n_ = 0;
   std::atomic<int64_t> next_{0};
   std::exception_ptr error_;
-  int active_ = 0, wanted_ = 0;
-  uint64_t generation_ = 0;
+  std::atomic<int> active_{0};
+  int wanted_ = 0;
+  std::atomic<uint64_t> generation_{0};
 };
 
 }  // namespace

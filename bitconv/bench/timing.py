@@ -14,9 +14,16 @@ def summarize(times) -> dict:
             "max_s": float(t.max()), "n": int(t.size)}
 
 
+SETTLE_S = 0.1
+
+
 def time_call(fn: Callable[[], object], *, warmup: int, repeat: int, max_seconds: float = 0.0) -> dict:
     """Runs fn `warmup` times untimed, then up to `repeat` timed calls (fewer if `max_seconds` > 0 and
-    the timed calls have used it up; at least one). Returns summarize() of the timed calls."""
+    the timed calls have used it up; at least one). Returns summarize() of the timed calls.
+
+    Sleeps SETTLE_S first: thread pools of the library timed before (OpenMP, ONNX Runtime, bitconv's
+    own) spin for a while after their last call, and would otherwise take cores from this one."""
+    time.sleep(SETTLE_S)
     for _ in range(max(0, warmup)):
         fn()
     times = []

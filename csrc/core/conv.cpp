@@ -215,11 +215,44 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   std::atomic<bool> saw_nan{false};
   int32_t* qsum = workspace<int32_t>(2, size_t(n) * howo * G);
   uint64_t* act;
-  // Packed pixel grid the kernels walk: the padded input, or (row windows) padded input rows by
-  // output columns.
-  int64_t grid_w, grid_row_step, grid_col_step, grid_tap_step;
+  // Packed pixel grid the kernels walk: the padded input, (row windows) padded input rows by
+  // output columns, or (strided 1x1) just the input pixels the output reads.
+  int64_t grid_h = hp, grid_w, grid_row_step, grid_col_step, grid_tap_step;
 
-  if (row_windows_) {
+  if (taps_ == 1 && (s.sh > 1 || s.sw > 1)) {
+    // 1''. A strided 1x1 convolution reads one input pixel in sh * sw: pack only those, as a grid
+    // of output size; each grid pixel's code sum is its Qsum.
+    grid_h = sh.ho;
+    grid_w = sh.wo;
+    act = workspace<uint64_t>(0, size_t(n) * howo * pix_words);
+    parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
+      const int64_t img = item / sh.ho, oh = item % sh.ho;
+      uint64_t* drow = act + item * sh.wo * pix_words;
+      int32_t* qrow = qsum + item * sh.wo * G;
+      const int64_t y = oh * s.sh - s.ph;
+      if (y < 0 || y >= h) {
+        std::memset(drow, 0, sizeof(uint64_t) * sh.wo * pix_words);
+        std::memset(qrow, 0, sizeof(int32_t) * sh.wo * G);
+        return;
+      }
+      // Output columns whose input column is inside: ow in [first, last).
+      const int64_t first = std::min<int64_t>(sh.wo, (s.pw + s.sw - 1) / s.sw);
+      const int64_t last = std::max<int64_t>(first, std::min<int64_t>(sh.wo, (w - 1 + s.pw) / s.sw + 1));
+      std::memset(drow, 0, sizeof(uint64_t) * first * pix_words);
+      std::memset(qrow, 0, sizeof(int32_t) * first * G);
+      std::memset(drow + last * pix_words, 0, sizeof(uint64_t) * (sh.wo - last) * pix_words);
+      std::memset(qrow + last * G, 0, sizeof(int32_t) * (sh.wo - last) * G);
+      if (last == first) return;
+      int64_t ps;
+      const uint8_t* src = codes_row(isa, in, quant, img, y, w, s.cin, ps, saw_nan);
+      isa.pack_activations(src + (first * s.sw - s.pw) * ps, ps * s.sw, last - first, s.cin, G, A, kw64_,
+                           drow + first * pix_words, pix_words, qrow + first * G);
+    });
+    if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
+    grid_row_step = grid_w * pix_words * 2;
+    grid_col_step = pix_words * 2;
+    grid_tap_step = 0;
+  } else if (row_windows_) {
     // 1'. Each input row once as zero-padded channels-last codes, then the kernel-row window of
     // every output column gathered from it and packed; rowsum is then each window's code sum.
     const int64_t win = red_cg_;
@@ -434,7 +467,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     }
     const size_t padded = size_t(p.w.blocks()) * NR;
     const int64_t group_off = int64_t(p.group) * A * kw64_ * 2;
-    const uint32_t* img_act = act32 + int64_t(it.img) * hp * grid_w * pix_words * 2 + group_off;
+    const uint32_t* img_act = act32 + int64_t(it.img) * grid_h * grid_w * pix_words * 2 + group_off;
     const int32_t* img_qsum = qsum + int64_t(it.img) * howo * G + p.group;
     TileArgs t;
     int64_t pix = pix_begin;

@@ -93,19 +93,30 @@ void bitserial_tile(const bitconv::BlockArgs& b, const bitconv::TileArgs& t) {
     }
   }
   if (direct) return;
-  // 4-byte values of either type, copied by bit pattern.
+  // Channels spread over the output row (a kernel-wise panel's channels between other panels'):
+  // cut them into windows of 16 output positions once per tile, then store each pixel's values
+  // window by window (one masked expand-store per window where the ISA has it). 4-byte values of
+  // either type are copied by bit pattern; ch_off ascends.
   int32_t* out = static_cast<int32_t*>(b.out);
-  bool consecutive = true;  // pixels of the tile adjacent in the output (NCHW rows)
-  for (int m = 1; m < t.mr; ++m) consecutive &= t.out_off[m] == t.out_off[0] + m;
-  for (int n = 0; n < b.nr; ++n) {
-    if (consecutive) {
-      int32_t* dst = out + t.out_off[0] + b.ch_off[n];
-      for (int m = 0; m < MR; ++m)
-        if (m < t.mr) dst[m] = buf[m][n];
-    } else {
-      for (int m = 0; m < MR; ++m)
-        if (m < t.mr) out[t.out_off[m] + b.ch_off[n]] = buf[m][n];
-    }
+  int64_t win_off[bitconv::kMaxNR];
+  uint32_t win_mask[bitconv::kMaxNR];
+  int win_src[bitconv::kMaxNR];
+  int windows = 0;
+  for (int n = 0; n < b.nr;) {
+    const int64_t base = b.ch_off[n];
+    uint32_t mask = 0;
+    int e = n;
+    for (; e < b.nr && b.ch_off[e] - base < 16; ++e) mask |= 1u << (b.ch_off[e] - base);
+    win_off[windows] = base;
+    win_mask[windows] = mask;
+    win_src[windows] = n;
+    ++windows;
+    n = e;
+  }
+  for (int m = 0; m < MR; ++m) {
+    if (m >= t.mr) continue;
+    int32_t* dst = out + t.out_off[m];
+    for (int k = 0; k < windows; ++k) V::store_window(dst + win_off[k], win_mask[k], buf[m] + win_src[k]);
   }
 }
 

@@ -30,6 +30,11 @@ struct V {
                                         _mm512_cvtpd_ps(yhi), 1);
     _mm512_mask_storeu_ps(dst, mask(n), y);
   }
+  // Stores src[0], src[1], ... at the positions of the set bits of mask (16 positions from dst).
+  static void store_window(int32_t* dst, uint32_t mask, const int32_t* src) {
+    const __mmask16 k = __mmask16(mask);
+    _mm512_mask_storeu_epi32(dst, k, _mm512_maskz_expandloadu_epi32(k, src));
+  }
 };
 
 // Float lanes for the depthwise kernel (exact small integers, see depthwise-row.h).

@@ -53,6 +53,11 @@ struct V {
     if (n > 1) vst1q_lane_f32(dst + 1, y, 1);
     if (n > 2) vst1q_lane_f32(dst + 2, y, 2);
   }
+  // Stores src[0], src[1], ... at the positions of the set bits of mask (16 positions from dst).
+  static void store_window(int32_t* dst, uint32_t mask, const int32_t* src) {
+    for (int k = 0; mask; ++k, mask >>= 1)
+      if (mask & 1u) dst[k] = *src++;
+  }
 };
 
 // Float lanes for the depthwise kernel (exact small integers, see depthwise-row.h).

@@ -9,8 +9,8 @@
 #include "core/conv.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -106,7 +106,7 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
   const ConvSpec& s = spec_;
   const int alpha = s.a_encoding == A_BINARY ? 2 : 1;
   auto panels = std::make_unique<std::vector<Panel>>();
-  for (int g = 0; g < s.groups; ++g) {
+  for (int g = 0; g < s.groups && !depthwise_; ++g) {  // depthwise layers have their own weights
     for (int bits = 1; bits <= 8; ++bits) {
       std::vector<int> chans;
       for (int k = g * cog_; k < (g + 1) * cog_; ++k)
@@ -136,7 +136,7 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
 }
 
 int64_t ConvLayer::packed_weight_bytes(const IsaImpl& isa) {
-  int64_t bytes = 0;
+  int64_t bytes = int64_t(dw_weights_.size()) * 4;
   for (const Panel& p : panels_for(isa)) bytes += int64_t(p.w.data.size()) * 4;
   return bytes;
 }

@@ -11,7 +11,9 @@ def __getattr__(name):
     if name in _NATIVE_API:
         from . import conv
 
-        return getattr(conv, name)
+        value = getattr(conv, name)
+        globals()[name] = value  # later lookups skip this function
+        return value
     raise AttributeError(f"module 'bitconv' has no attribute {name!r}")
 
 

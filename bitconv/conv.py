@@ -348,7 +348,7 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
         raise ValueError(f"backend must be 'native' or 'numba', got {backend!r}")
     if threads is None:
         threads = 0
-    else:
+    elif type(threads) is not int or threads < 1:  # the common case skips the slower checks
         threads = _check_int("threads", threads, 1)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"x must be a numpy array, got {type(x).__name__}")
@@ -385,7 +385,7 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
         return _conv2d_numba(np.ascontiguousarray(codes if nhwc else codes.transpose(0, 2, 3, 1)), plan, out, nhwc)
 
     # Any strides: the native pass quantizes (float input), transposes and packs in one go.
-    if any(st % x.itemsize for st in x.strides):
+    if x.itemsize > 1 and any(st % x.itemsize for st in x.strides):
         x = np.ascontiguousarray(x)
     dtype = np.int32 if out == "int32" else np.float32
     result = np.empty((n, ho, wo, plan.cout) if nhwc else (n, plan.cout, ho, wo), dtype=dtype)

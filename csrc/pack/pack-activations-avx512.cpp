@@ -47,6 +47,23 @@ void pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t
     return;
   }
   // The code sum comes from the plane words themselves: sum_j 2^j popcount(plane j).
+  __m512i bit[8];
+  for (int j = 0; j < 8; ++j) bit[j] = _mm512_set1_epi8(char(1 << j));
+  if (groups == 1 && kw64 == 1) {  // the common case (<= 64 channels per pixel), kept tight
+    const __mmask64 m = cg >= 64 ? ~__mmask64(0) : ((__mmask64(1) << cg) - 1);
+    for (int64_t x = 0; x < npix; ++x) {
+      const __m512i q = _mm512_maskz_loadu_epi8(m, src + x * src_pix_stride);
+      uint64_t* d = dst + x * dst_pix_stride;
+      int64_t sum = 0;
+      for (int j = 0; j < a_bits; ++j) {
+        const __mmask64 word = _mm512_test_epi8_mask(q, bit[j]);
+        _store_mask64(reinterpret_cast<__mmask64*>(d + j), word);
+        sum += int64_t(_mm_popcnt_u64(word)) << j;
+      }
+      rowsum[x] = int32_t(sum);
+    }
+    return;
+  }
   for (int64_t x = 0; x < npix; ++x) {
     const uint8_t* s = src + x * src_pix_stride;
     uint64_t* d = dst + x * dst_pix_stride;
@@ -59,7 +76,7 @@ void pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t
         const __mmask64 m = left >= 64 ? ~__mmask64(0) : ((__mmask64(1) << left) - 1);
         const __m512i q = _mm512_maskz_loadu_epi8(m, sg + 64 * w);
         for (int j = 0; j < a_bits; ++j) {
-          const uint64_t word = _mm512_test_epi8_mask(q, _mm512_set1_epi8(char(1 << j)));
+          const uint64_t word = _mm512_test_epi8_mask(q, bit[j]);
           dg[j * kw64 + w] = word;
           sum += int64_t(_mm_popcnt_u64(word)) << j;
         }

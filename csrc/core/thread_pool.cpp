@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 #include <vector>
 
@@ -34,10 +35,25 @@ namespace {
 
 constexpr auto kSpin = std::chrono::microseconds(200);  // how long an idle worker stays awake
 
+class Pool;
+std::atomic<Pool*> g_pool{nullptr};
+std::once_flag g_atfork_once;
+
 class Pool {
  public:
   static Pool& instance() {
-    static Pool* p = new Pool();  // never destroyed: workers may outlive static destructors
+    // A forked child has none of the parent's worker threads: it starts a fresh pool.
+    std::call_once(g_atfork_once, [] { pthread_atfork(nullptr, nullptr, [] { g_pool.store(nullptr); }); });
+    Pool* p = g_pool.load(std::memory_order_acquire);
+    if (!p) {
+      static std::mutex create;
+      std::lock_guard<std::mutex> lock(create);
+      p = g_pool.load(std::memory_order_acquire);
+      if (!p) {
+        p = new Pool();  // never destroyed: workers may outlive static destructors
+        g_pool.store(p, std::memory_order_release);
+      }
+    }
     return *p;
   }
 

@@ -1,0 +1,48 @@
+"""The thread pool: results do not depend on the thread count, and a forked child (multiprocessing's
+default start method on Linux, e.g. data-loader workers) can still run multi-threaded convolutions."""
+import multiprocessing as mp
+import sys
+
+import numpy as np
+import pytest
+
+bitconv = pytest.importorskip("bitconv")
+
+
+def _layer():
+    rng = np.random.default_rng(0)
+    qw = 2 * rng.integers(0, 2, size=(64, 64, 3, 3)) - 1
+    plan = bitconv.ConvPlan.from_quantized(qw, 1.0, w_bits=1, a_bits=1, padding=1)
+    x = rng.integers(0, 2, size=(1, 16, 16, 64)).astype(np.uint8)
+    return plan, x
+
+
+def _child(queue):
+    plan, x = _layer()
+    queue.put(bitconv.conv2d(x, plan, out="int32", layout="NHWC", threads=2))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_thread_counts_agree(threads):
+    plan, x = _layer()
+    ref = bitconv.conv2d(x, plan, out="int32", layout="NHWC", threads=1)
+    assert np.array_equal(bitconv.conv2d(x, plan, out="int32", layout="NHWC", threads=threads), ref)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_forked_child_runs_threads():
+    plan, x = _layer()
+    ref = bitconv.conv2d(x, plan, out="int32", layout="NHWC", threads=2)  # the parent's pool is running
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(queue,))
+    proc.start()
+    try:
+        got = queue.get(timeout=60)  # before join: the child exits only once its result is read
+    except Exception:
+        got = None
+    proc.join(10)
+    if proc.is_alive():
+        proc.kill()
+    assert got is not None, "conv2d with threads=2 hung in a forked child"
+    assert np.array_equal(got, ref)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional, Sequence, Union
+from typing import Optional
 
 import numpy as np
 
 from . import _native
+from .quantize import quantize_weights
 
-IntPair = Union[int, Sequence[int]]
 
 W_ENCODINGS = ("signed", "odd")
 A_ENCODINGS = ("unsigned", "binary")
@@ -63,13 +63,6 @@ def _check_scale(name: str, v, count: Optional[int] = None) -> np.ndarray:
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise ValueError(f"{name} must be finite and > 0, got {arr if arr.ndim == 0 else arr[~(np.isfinite(arr) & (arr > 0))][:4]}")
     return arr
-
-
-def weight_range(bits: int, encoding: str) -> tuple:
-    """(min, max) of the integer weights of a `bits`-bit channel; odd encodings take odd values only."""
-    if bits == 1 or encoding == "odd":
-        return -(2**bits - 1), 2**bits - 1
-    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
 class ConvPlan:
@@ -209,14 +202,8 @@ class ConvPlan:
     def from_float(cls, weight, *, w_bits, a_bits, a_scale, w_encoding=None, a_zero_point=0,
                    a_encoding="unsigned", bias=None, stride=1, padding=0, dilation=1,
                    groups=1) -> "ConvPlan":
-        """A plan from float weights, quantized per output channel k with B = w_bits[k]:
-
-        - B = 1 ({-1, +1}): qw = sign(w) (0 counts as +1), scale = mean |w| over the channel.
-        - signed: scale = max|w| / (2^(B-1) - 1) (max|w| / 1 at B = 2), qw = clip(rint(w / scale),
-          -2^(B-1), 2^(B-1) - 1).
-        - odd: scale = max|w| / (2^B - 1), qw = the nearest odd level 2u - (2^B - 1) to w / scale.
-        A channel of zeros gets scale 1 (its signed weights are exact zeros; odd levels cannot be 0).
-        """
+        """A plan from float weights, quantized per output channel k with B = w_bits[k] by
+        quantize_weights (the rule is in its docstring and docs/contract.md)."""
         if not isinstance(weight, np.ndarray) or weight.dtype.kind != "f":
             raise TypeError("weight must be a float numpy array [Cout, Cin/groups, kh, kw], got "
                             f"{type(weight).__name__}{'' if not isinstance(weight, np.ndarray) else ' ' + str(weight.dtype)}")
@@ -236,24 +223,8 @@ class ConvPlan:
             w_encoding = "odd" if np.all(bits == 1) else "signed"
         if w_encoding not in W_ENCODINGS:
             raise ValueError(f"w_encoding must be one of {W_ENCODINGS}, got {w_encoding!r}")
-        w = weight.astype(np.float64).reshape(cout, -1)
-        qw = np.empty(w.shape, dtype=np.int64)
-        scale = np.empty(cout)
-        for k in range(cout):
-            b, row = int(bits[k]), w[k]
-            amax = float(np.max(np.abs(row)))
-            if b == 1:
-                scale[k] = float(np.mean(np.abs(row))) or 1.0
-                qw[k] = np.where(row >= 0, 1, -1)
-            elif w_encoding == "signed":
-                scale[k] = amax / (2 ** (b - 1) - 1) if amax > 0 else 1.0
-                qw[k] = np.clip(np.rint(row / scale[k]), -(2 ** (b - 1)), 2 ** (b - 1) - 1)
-            else:
-                top = 2**b - 1
-                scale[k] = amax / top if amax > 0 else 1.0
-                u = np.clip(np.rint((row / scale[k] + top) / 2), 0, top)
-                qw[k] = 2 * u - top
-        return cls.from_quantized(qw.reshape(weight.shape), scale, w_bits=bits.tolist(), a_bits=a_bits,
+        qw, scale = quantize_weights(weight, bits, w_encoding)
+        return cls.from_quantized(qw, scale, w_bits=bits.tolist(), a_bits=a_bits,
                                   w_encoding=w_encoding, a_scale=a_scale, a_zero_point=a_zero_point,
                                   a_encoding=a_encoding, bias=bias, stride=stride, padding=padding,
                                   dilation=dilation, groups=groups)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Dict
 
 from .core import Plan, PlanError, RenameSpec, check_bits, check_scale, make_renamer
+from ..quantize import quantize_weights
 
 log = logging.getLogger("bitconv.plan")
 
@@ -98,35 +99,18 @@ def conv_plan(plan: Plan, layer_name: str, weight, *, bias=None, stride=1, paddi
         if weight.dtype.kind != "f":
             raise err(f"must be a float or integer array, got dtype {weight.dtype}", "weight")
         if ws is not None:
-            qw = quantize_weights(weight, ws, w_bits, lb.w_encoding)
+            import numpy as np
+
+            cout = weight.shape[0]
+            bits = np.array(w_bits) if isinstance(w_bits, tuple) else np.full(cout, w_bits)
+            enc = lb.w_encoding or ("odd" if np.all(bits == 1) else "signed")
+            qw, _ = quantize_weights(weight, bits, enc, w_scale=ws)  # the tool's scales, bitconv's rounding
             return conv.ConvPlan.from_quantized(qw, ws, **common)
         return conv.ConvPlan.from_float(weight, **common)
     except PlanError:
         raise
     except (ValueError, TypeError) as e:
         raise err(str(e), _field_of(str(e))) from None
-
-
-def quantize_weights(weight, w_scale, w_bits, w_encoding):
-    """Float weights -> integers with given per-channel scales (the rule of docs/plans.md):
-    1-bit: sign (0 -> +1); signed: clip(rint(w/s), -2^(B-1), 2^(B-1)-1); odd: nearest odd level."""
-    import numpy as np
-    cout = weight.shape[0]
-    bits = np.full(cout, w_bits) if not isinstance(w_bits, tuple) else np.array(w_bits)
-    if w_encoding is None:
-        w_encoding = "odd" if np.all(bits == 1) else "signed"
-    w = weight.astype(np.float64).reshape(cout, -1)
-    q = np.empty(w.shape, dtype=np.int64)
-    for k in range(cout):
-        b, s, row = int(bits[k]), float(w_scale[k]), w[k]
-        if b == 1:
-            q[k] = np.where(row >= 0, 1, -1)
-        elif w_encoding == "odd":
-            top = 2 ** b - 1
-            q[k] = 2 * np.clip(np.rint((row / s + top) / 2), 0, top) - top
-        else:
-            q[k] = np.clip(np.rint(row / s), -(2 ** (b - 1)), 2 ** (b - 1) - 1)
-    return q.reshape(weight.shape)
 
 
 def _field_of(msg: str) -> str:

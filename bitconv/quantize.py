@@ -1,0 +1,38 @@
+"""Float weights to bitconv's integer weight levels (pure numpy: plans use it without the extension)."""
+import numpy as np
+
+
+def quantize_weights(weight: np.ndarray, bits, encoding: str, w_scale=None) -> tuple:
+    """Float weights [Cout, ...] -> (integer weights, per-channel scales), channel k with bits[k]:
+
+    - 1 bit ({-1, +1}): qw = sign(w) (0 counts as +1), scale = mean |w| over the channel.
+    - signed: scale = max|w| / (2^(B-1) - 1) (max|w| / 1 at B = 2), qw = clip(rint(w / scale),
+      -2^(B-1), 2^(B-1) - 1).
+    - odd: scale = max|w| / (2^B - 1), qw = the nearest odd level 2u - (2^B - 1) to w / scale.
+    A channel of zeros gets scale 1 (its signed weights are exact zeros; odd levels cannot be 0).
+    Given w_scale (one per channel, e.g. from a quantization tool), those scales are used instead.
+    """
+    cout = weight.shape[0]
+    w = weight.astype(np.float64).reshape(cout, -1)
+    qw = np.empty(w.shape, dtype=np.int64)
+    scale = np.empty(cout)
+    for k in range(cout):
+        b, row = int(bits[k]), w[k]
+        amax = float(np.max(np.abs(row)))
+        if b == 1:
+            scale[k] = float(np.mean(np.abs(row))) or 1.0
+            qw[k] = np.where(row >= 0, 1, -1)
+        elif encoding == "signed":
+            scale[k] = amax / (2 ** (b - 1) - 1) if amax > 0 else 1.0
+        else:
+            scale[k] = amax / (2**b - 1) if amax > 0 else 1.0
+        if w_scale is not None:
+            scale[k] = float(w_scale[k])
+        if b == 1:
+            continue
+        if encoding == "signed":
+            qw[k] = np.clip(np.rint(row / scale[k]), -(2 ** (b - 1)), 2 ** (b - 1) - 1)
+        else:
+            top = 2**b - 1
+            qw[k] = 2 * np.clip(np.rint((row / scale[k] + top) / 2), 0, top) - top
+    return qw.reshape(weight.shape), scale

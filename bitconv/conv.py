@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 
 from . import _native
-from .quantize import quantize_weights
+from .weight_levels import quantize_weights
 
 
 W_ENCODINGS = ("signed", "odd")

@@ -585,3 +585,17 @@ def test_random_layers(isa):
         if i % 4 == 0:
             assert np.array_equal(conv2d(x, plan, threads=threads),
                                   scale_output(exp, plan.a_scale, plan.w_scale, plan.bias)), desc + " (float)"
+
+
+@pytest.mark.parametrize("a_bits,a_encoding,zp", [(4, "unsigned", 3), (8, "unsigned", 128), (1, "binary", 0)])
+def test_public_quantize_matches_reference(a_bits, a_encoding, zp):
+    """bitconv.quantize (the codes conv2d computes from float input) is the contract's quantizer."""
+    rng = np.random.default_rng(a_bits)
+    plan = bitconv.ConvPlan.from_quantized(np.ones((2, 3, 1, 1), np.int8), 1.0, w_bits=1, a_bits=a_bits,
+                                           a_scale=0.1, a_zero_point=zp, a_encoding=a_encoding)
+    x = (rng.standard_normal((2, 3, 5, 7)) * 4).astype(np.float32)
+    x.flat[::5] = (np.rint(x.flat[::5] / np.float32(0.1)) + 0.5) * np.float32(0.1)  # exact ties
+    x.flat[1], x.flat[2] = np.inf, -np.inf
+    want = quantize_activations(x, a_bits=a_bits, a_scale=0.1, a_zero_point=zp, a_encoding=a_encoding)
+    got = bitconv.quantize(x, plan)
+    assert got.dtype == np.uint8 and np.array_equal(got, want)

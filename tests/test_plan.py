@@ -7,7 +7,7 @@ import os
 import pytest
 
 from bitconv.plan import LayerBits, Plan, PlanError, example_plan, load_plan, load_shapes, schema_path
-from bitconv.quantize import quantize_weights
+from bitconv.weight_levels import quantize_weights
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures", "plans")
 

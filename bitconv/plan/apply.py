@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Dict
 
 from .core import Plan, PlanError, RenameSpec, check_bits, check_scale, make_renamer
-from ..quantize import quantize_weights
+from ..weight_levels import quantize_weights
 
 log = logging.getLogger("bitconv.plan")
 

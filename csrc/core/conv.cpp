@@ -189,6 +189,11 @@ const char* const kNanMessage = "x contains NaN, which has no quantized code (In
 
 }  // namespace
 
+ActQuant ConvLayer::act_quant() const {
+  const ConvSpec& s = spec_;
+  return ActQuant{float(s.a_scale), float(s.a_zero_point), float((1 << s.a_bits) - 1), s.a_encoding == A_BINARY};
+}
+
 ConvShape ConvLayer::shape_for(int n, int h, int w) const {
   const ConvSpec& s = spec_;
   const int64_t eh = int64_t(s.dh) * (s.kh - 1) + 1, ew = int64_t(s.dw) * (s.kw - 1) + 1;
@@ -211,7 +216,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   const int64_t hp = h + 2 * s.ph, wp = w + 2 * s.pw;
   const int64_t pix_words = int64_t(G) * A * kw64_;  // 64-bit words per packed pixel
   const int64_t howo = int64_t(sh.ho) * sh.wo;
-  const ActQuant quant{float(s.a_scale), float(s.a_zero_point), float((1 << A) - 1), s.a_encoding == A_BINARY};
+  const ActQuant quant = act_quant();
   std::atomic<bool> saw_nan{false};
   int32_t* qsum = workspace<int32_t>(2, size_t(n) * howo * G);
   uint64_t* act;
@@ -540,7 +545,7 @@ void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const
   const int n = sh.n, h = sh.h, w = sh.w;
   const int64_t wp = w + 2 * s.pw, cp = dw_cpad_;
   const int64_t howo = int64_t(sh.ho) * sh.wo;
-  const ActQuant quant{float(s.a_scale), float(s.a_zero_point), float((1 << s.a_bits) - 1), s.a_encoding == A_BINARY};
+  const ActQuant quant = act_quant();
   // v = mul * q - sub: (2, 1) for binary codes, (1, zero point) for unsigned ones.
   const float mul = s.a_encoding == A_BINARY ? 2.0f : 1.0f;
   const float sub = s.a_encoding == A_BINARY ? 1.0f : float(s.a_zero_point);

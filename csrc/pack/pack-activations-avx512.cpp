@@ -33,6 +33,23 @@ inline void transpose16x16(const __m128i a[16], __m128i out[16]) {
     out[2 * s + 1] = _mm_unpackhi_epi64(d[0][s], d[1][s]);
   }
 }
+// Channels-first rows to channels-last bytes, 16 channels x 16 pixels at a time: row(c, w0, mask)
+// gives channel c's codes for pixels w0.. (masked past the row's end) as 16 bytes.
+template <class RowFn>
+inline void transpose_blocks(int width, int channels, uint8_t* dst, RowFn row) {
+  __m128i rows[16], cols[16];
+  for (int c0 = 0; c0 < channels; c0 += 16) {
+    const int nc = channels - c0 < 16 ? channels - c0 : 16;
+    for (int w0 = 0; w0 < width; w0 += 16) {
+      const int nw = width - w0 < 16 ? width - w0 : 16;
+      const __mmask16 wm = __mmask16((1u << nw) - 1u);
+      for (int i = 0; i < 16; ++i) rows[i] = i < nc ? row(c0 + i, w0, wm) : _mm_setzero_si128();
+      transpose16x16(rows, cols);
+      const __mmask16 cm = __mmask16((1u << nc) - 1u);
+      for (int w = 0; w < nw; ++w) _mm_mask_storeu_epi8(dst + int64_t(w0 + w) * channels + c0, cm, cols[w]);
+    }
+  }
+}
 }  // namespace
 
 namespace bitconv {
@@ -108,24 +125,9 @@ bool quantize_row_avx512(const float* src, int64_t sc, int64_t sw, int width, in
     return nan != 0;
   }
   if (sw != 1) return quantize_row_generic(src, sc, sw, width, channels, q, dst);
-  __m128i rows[16], cols[16];
-  for (int c0 = 0; c0 < channels; c0 += 16) {
-    const int nc = channels - c0 < 16 ? channels - c0 : 16;
-    for (int w0 = 0; w0 < width; w0 += 16) {
-      const int nw = width - w0 < 16 ? width - w0 : 16;
-      const __mmask16 wm = __mmask16((1u << nw) - 1u);
-      for (int i = 0; i < 16; ++i) {
-        if (i >= nc) {
-          rows[i] = _mm_setzero_si128();
-          continue;
-        }
-        rows[i] = codes(_mm512_maskz_loadu_ps(wm, src + (c0 + i) * sc + w0), wm);
-      }
-      transpose16x16(rows, cols);
-      const __mmask16 cm = __mmask16((1u << nc) - 1u);
-      for (int w = 0; w < nw; ++w) _mm_mask_storeu_epi8(dst + int64_t(w0 + w) * channels + c0, cm, cols[w]);
-    }
-  }
+  transpose_blocks(width, channels, dst, [&](int c, int w0, __mmask16 wm) {
+    return codes(_mm512_maskz_loadu_ps(wm, src + c * sc + w0), wm);
+  });
   return nan != 0;
 }
 
@@ -135,19 +137,9 @@ void transpose_row_avx512(const uint8_t* src, int64_t sc, int64_t sw, int width,
     transpose_row_generic(src, sc, sw, width, channels, dst);
     return;
   }
-  __m128i rows[16], cols[16];
-  for (int c0 = 0; c0 < channels; c0 += 16) {
-    const int nc = channels - c0 < 16 ? channels - c0 : 16;
-    for (int w0 = 0; w0 < width; w0 += 16) {
-      const int nw = width - w0 < 16 ? width - w0 : 16;
-      const __mmask16 wm = __mmask16((1u << nw) - 1u);
-      for (int i = 0; i < 16; ++i)
-        rows[i] = i < nc ? _mm_maskz_loadu_epi8(wm, src + (c0 + i) * sc + w0) : _mm_setzero_si128();
-      transpose16x16(rows, cols);
-      const __mmask16 cm = __mmask16((1u << nc) - 1u);
-      for (int w = 0; w < nw; ++w) _mm_mask_storeu_epi8(dst + int64_t(w0 + w) * channels + c0, cm, cols[w]);
-    }
-  }
+  transpose_blocks(width, channels, dst, [&](int c, int w0, __mmask16 wm) {
+    return _mm_maskz_loadu_epi8(wm, src + c * sc + w0);
+  });
 }
 
 // One stage of the 16 x 16 transpose: swap the off-diagonal S x S sub-blocks of each 2S x 2S block.

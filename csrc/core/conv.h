@@ -68,7 +68,6 @@ class ConvLayer {
   KernelInfo choose_kernel(const IsaImpl& isa, int bits, int channels) const;
   ActQuant act_quant() const;  // the activation quantizer in float32, for float input
   int64_t packed_weight_bytes(const IsaImpl& isa);
-  bool uses_depthwise_kernel() const { return depthwise_; }
 
  private:
   ConvSpec spec_;

@@ -100,19 +100,9 @@ PYBIND11_MODULE(_native, m) {
            py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("scale"), py::arg("bias"))
       .def("forward", &forward, py::arg("x"), py::arg("x_nhwc"), py::arg("out"), py::arg("out_nchw"),
            py::arg("threads"))
-      .def("output_hw", [](const ConvLayer& l, int h, int w) {
-        const ConvShape s = l.shape_for(1, h, w);
-        return std::make_pair(s.ho, s.wo);
-      })
       .def("packed_weight_bytes", [](ConvLayer& l) {
         py::gil_scoped_release release;
         return l.packed_weight_bytes(active_isa());
-      })
-      .def("tiles", [](ConvLayer& l) {
-        // (w_bits, MR, NR) of each weight panel for the active ISA: the kernel shapes in use.
-        std::vector<std::tuple<int, int, int>> out;
-        for (const auto& p : l.panels_for(active_isa())) out.emplace_back(p.w.w_bits, p.w.kernel.mr, p.w.kernel.nr());
-        return out;
       });
 
   m.def("compiled_isas", [] {

@@ -1,7 +1,8 @@
 """The benchmark harness end to end on tiny suite subsets (no timing is asserted)."""
-import os
 import csv
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 bitconv = pytest.importorskip("bitconv")
 from bitconv.bench import comparators as C  # noqa: E402
 from bitconv.bench.plans import LayerBits, parse_bits  # noqa: E402
-from bitconv.bench.suites import SUITES, load_suite, select_layers  # noqa: E402
+from bitconv.bench.suites import load_suite, select_layers  # noqa: E402
 from bitconv.cli import main  # noqa: E402
 
 TINY = ["--suite", "resnet20", "--layers", "layer1.0.conv1,layer3.0.conv1", "--repeat", "2", "--warmup", "0",
@@ -155,9 +156,34 @@ def test_bad_plan_file_is_a_usage_error(tmp_path, capsys):
 
 def test_default_plan_runs_marked_first_layer(tmp_path):
     res = run_json(tmp_path, "--suite", "resnet18", "--layers", "conv1,layer4.1.conv2", "--comparators", "none")
+    assert res["plan"] == "bitconv.plan.example_plan('resnet18')"   # the shipped plan, not a fallback
     rows = {r["name"]: r for r in res["layers"]}
-    assert rows["conv1"]["w_bits_avg"] == 8 and rows["conv1"]["a_bits"] == 8
-    assert rows["layer4.1.conv2"]["w_bits_avg"] < 8
+    want = bitconv.example_plan("resnet18")["layer4.1.conv2"]
+    assert rows["conv1"]["w_bits_avg"] == 8 and rows["conv1"]["a_bits"] == 8 and rows["conv1"]["marked"]
+    assert rows["layer4.1.conv2"]["w_bits_avg"] == want.w_bits and rows["layer4.1.conv2"]["a_bits"] == want.a_bits
+    assert not rows["layer4.1.conv2"]["marked"]
+
+
+HAQ = os.path.join(os.path.dirname(__file__), "fixtures", "plans", "haq_resnet18_strategy.json")
+R18 = ["--suite", "resnet18", "--layers", "layer1.0.conv1", "--repeat", "2", "--warmup", "0", "--threads", "1",
+       "--no-progress", "--comparators", "none"]
+
+
+def test_searcher_plan_without_layer_names_is_refused(capsys):
+    """A HAQ strategy names no layers: benchmarking it as if every layer were unquantized (8x8) would
+    time a different network, so the run stops and says how to convert the plan."""
+    assert main(["bench", *R18, "--plan", HAQ]) == 2
+    err = capsys.readouterr().err
+    assert "layer1.0.conv1" in err and "plan convert" in err
+
+
+def test_searcher_plan_converted_with_names_runs_its_bits(tmp_path):
+    conv = tmp_path / "haq.json"
+    assert main(["plan", "convert", HAQ, "--names", "resnet18", "-o", str(conv)]) == 0
+    want = bitconv.load_plan(str(conv))["layer1.0.conv1"]
+    res = run_json(tmp_path, *R18, "--plan", str(conv))
+    row = res["layers"][0]
+    assert row["name"] == "layer1.0.conv1" and row["a_bits"] == want.a_bits and row["w_bits_avg"] == want.w_bits
 
 
 def test_sweep_and_plot(tmp_path):
@@ -176,7 +202,7 @@ def test_sweep_and_plot(tmp_path):
 def test_float_path_and_progress(tmp_path, capsys):
     res = run_json(tmp_path, "--bits", "3x2", "--comparators", "none", "--float-path", "--progress")
     assert all(r["bitconv_float_nchw"]["median_s"] > 0 for r in res["layers"])
-    assert "[" in capsys.readouterr().err     # the bar went to stderr
+    assert re.search(r"\[[^\]]*\] \d+/\d+ ", capsys.readouterr().err)     # the bar went to stderr
 
 
 def test_comparator_results_agree_with_reference():
@@ -231,6 +257,3 @@ def test_python_m_bench_help():
                        cwd=os.path.dirname(__file__))  # not the checkout: import the installed package
     assert r.returncode == 0 and "--suite" in r.stdout and "--sweep" in r.stdout
 
-
-def test_all_suites_listed():
-    assert set(SUITES) == {"resnet18", "resnet20", "vgg-small", "mobilenetv2"}

@@ -285,7 +285,6 @@ def run_bench(opts: Options, *, log=None) -> dict:
     if threads < 1:
         raise BenchError("--threads must be >= 1")
     cores = min(threads, hw)
-    old_isa = bitconv.get_isa()
     try:
         if opts.isa:
             try:
@@ -369,4 +368,4 @@ def run_bench(opts: Options, *, log=None) -> dict:
         }
     finally:
         if opts.isa:
-            bitconv.set_isa(old_isa if old_isa else "auto")
+            bitconv.set_isa("auto")  # back to the default choice, not a pinned ISA

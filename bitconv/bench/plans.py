@@ -1,9 +1,8 @@
 """Which bits each benchmarked layer runs at: a uniform --bits, a plan file, or the example plan."""
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional, Union
 
 import numpy as np
@@ -39,8 +38,9 @@ def parse_bits(spec: str) -> LayerBits:
     return LayerBits(int(m.group(1)), int(m.group(2)))
 
 
-# A built-in mixed-precision plan for ResNet-18, used until bitconv.plan.example_plan is available:
-# first conv unquantized, then fewer bits deeper in the network; one kernel-wise layer.
+# The plan for suites without a shipped example plan (resnet20, vgg-small): first conv unquantized,
+# 4x4 for 1x1 and downsample layers, 4x4 / 3x3 / 2x2 for the 3x3 convs of ResNet stages 1 / 2 / 3+
+# (layers not named layerN take 2x2), one kernel-wise layer where the suite has layer3.1.conv2.
 def builtin_default(suite_name: str, layers) -> dict:
     out = {}
     for i, lay in enumerate(layers):
@@ -60,85 +60,50 @@ def builtin_default(suite_name: str, layers) -> dict:
     return out
 
 
-def _entry_to_bits(obj, layer, where: str) -> Optional[LayerBits]:
-    """A plan entry (bitconv.plan layer object, dict, or [w, a] pair) -> LayerBits; None = unquantized."""
-    if obj is None:
+def _plan_bits(plan, layer, where: str) -> Optional[LayerBits]:
+    """The bits a bitconv.plan.Plan gives a suite layer; None = kept in float (runs 8x8, marked).
+    A layer the plan does not name, or one without activation bits, is an error: silently running
+    it at 8x8 would benchmark a different network than the plan describes."""
+    if layer.name not in plan:
+        raise ValueError(
+            f"{where}: the plan has no layer {layer.name!r} of suite layers; plans that name layers by index "
+            f"or by their own module names (HAQ, HAWQ-V3/OMPQ, NNCF) or lack activation bits need "
+            f"`bitconv plan convert FILE --names/--rename/--a-bits ... -o plan.json` first")
+    lb = plan[layer.name]
+    if not lb.quantized:
         return None
-    if isinstance(obj, (list, tuple)) and len(obj) == 2 and not isinstance(obj[0], (list, tuple)):
-        w, a, enc, zp = obj[0], obj[1], "unsigned", 0
-    elif isinstance(obj, dict):
-        w, a = obj.get("w_bits"), obj.get("a_bits")
-        enc, zp = obj.get("a_encoding") or "unsigned", obj.get("a_zero_point") or 0
-    else:
-        w, a = getattr(obj, "w_bits", None), getattr(obj, "a_bits", None)
-        enc, zp = getattr(obj, "a_encoding", None) or "unsigned", getattr(obj, "a_zero_point", 0) or 0
-    if w is None or a is None:
-        return None
-    if isinstance(w, np.ndarray):
-        w = w.tolist()
-    if isinstance(w, (list, tuple)):
-        w = [int(b) for b in w]
+    if lb.a_bits is None:
+        raise ValueError(f"{where}: layer {layer.name}: the plan gives no activation bits "
+                         f"(convert it with `bitconv plan convert FILE --a-bits N -o plan.json`)")
+    w = [int(b) for b in lb.w_bits] if isinstance(lb.w_bits, (list, tuple)) else int(lb.w_bits)
+    if isinstance(w, list):
         if len(set(w)) == 1:
             w = w[0]
         elif len(w) != layer.cout:
             raise ValueError(f"{where}: layer {layer.name}: w_bits lists {len(w)} channels, the layer has "
                              f"{layer.cout}")
-    else:
-        w = int(w)
-    a = int(a)
-    if not isinstance(zp, (int, np.integer)):
-        zp = int(np.asarray(zp).ravel()[0])
-    return LayerBits(w, a, str(enc), int(zp))
-
-
-def _lookup(plan, name):
-    """plan[name] for the plan shapes we accept (bitconv.plan.Plan, dict, object with .layers)."""
-    for get in (lambda: plan.get(name), lambda: plan[name], lambda: plan.layers[name],
-                lambda: plan.layers.get(name)):
-        try:
-            return get()
-        except (KeyError, AttributeError, TypeError, IndexError):
-            continue
-    return None
+    return LayerBits(w, int(lb.a_bits), lb.a_encoding or "unsigned", int(lb.a_zero_point or 0))
 
 
 def normalize(bits: Optional[LayerBits], layer) -> LayerBits:
     """Layers kept at 8 bits (or more) or unquantized run 8x8 bit-serial and are marked."""
     if bits is None:
         return LayerBits(8, 8, marked="unquantized in the plan")
-    wl = bits.w_list(layer.cout)
-    if any(b < 1 for b in wl) or bits.a_bits < 1:
-        raise ValueError(f"layer {layer.name}: bits must be >= 1, got w={bits.w_bits}, a={bits.a_bits}")
-    if max(wl) > 8 or bits.a_bits > 8:
-        return LayerBits(8, 8, marked=f"plan keeps it at {max(wl)}x{bits.a_bits} bits")
-    if min(wl) == 8 and bits.a_bits == 8:
+    # Bits come from a validated plan, --bits (1..8) or the built-in default: only marking is left.
+    if min(bits.w_list(layer.cout)) == 8 and bits.a_bits == 8:
         bits.marked = "plan keeps it at 8 bits"
-    if bits.a_encoding == "binary" and bits.a_bits != 1:
-        raise ValueError(f"layer {layer.name}: binary activations need a_bits=1, got {bits.a_bits}")
-    if bits.a_encoding not in ("unsigned", "binary"):
-        raise ValueError(f"layer {layer.name}: unknown a_encoding {bits.a_encoding!r}")
     return bits
 
 
 def _load_plan_file(path: str, suite_name: str):
-    """bitconv.plan.load_plan (every searcher format; the suite's shapes for formats that need them),
-    or, without bitconv.plan, the layers of a bitconv-plan JSON read directly."""
+    """bitconv.plan.load_plan (every searcher format), with the suite's shapes where a shipped table
+    has them (for MAC-weighted averages and per-channel length checks)."""
+    from bitconv.plan import SUITES, load_plan
+
     try:
-        from bitconv.plan import load_plan
-    except ImportError:
-        load_plan = None
-    if load_plan is not None:
-        try:
-            return load_plan(path, shapes=suite_name)
-        except TypeError:
-            return load_plan(path)
-        except Exception as e:
-            if "shape" not in str(e).lower():
-                raise ValueError(f"--plan {path}: {e}") from None
-            return load_plan(path)
-    with open(path) as f:
-        doc = json.load(f)
-    return doc.get("layers", doc) if isinstance(doc, dict) else doc
+        return load_plan(path, shapes=suite_name if suite_name in SUITES else None)
+    except Exception as e:
+        raise ValueError(f"--plan {path}: {e}") from None
 
 
 def resolve_plan(*, suite_name: str, layers, bits: Optional[str], plan_path: Optional[str], all_layers=None):
@@ -152,11 +117,7 @@ def resolve_plan(*, suite_name: str, layers, bits: Optional[str], plan_path: Opt
                 f"uniform {lb.w_bits}x{lb.a_bits}", notes)
     if plan_path:
         plan = _load_plan_file(plan_path, suite_name)
-        if isinstance(plan, list):  # a list of {"name": ...} entries
-            plan = {d.get("name"): d for d in plan if isinstance(d, dict)}
-        out = {}
-        for lay in layers:
-            out[lay.name] = normalize(_entry_to_bits(_lookup(plan, lay.name), lay, plan_path), lay)
+        out = {lay.name: normalize(_plan_bits(plan, lay, f"--plan {plan_path}"), lay) for lay in layers}
         return out, f"plan file {plan_path}", notes
     plan = None
     try:
@@ -168,7 +129,7 @@ def resolve_plan(*, suite_name: str, layers, bits: Optional[str], plan_path: Opt
         notes.append(f"example plan for {suite_name} not available ({type(e).__name__}: {e}); using the "
                      f"harness's built-in default plan")
     if plan is not None:
-        out = {lay.name: normalize(_entry_to_bits(_lookup(plan, lay.name), lay, desc), lay) for lay in layers}
+        out = {lay.name: normalize(_plan_bits(plan, lay, desc), lay) for lay in layers}
         return out, desc, notes
     d = builtin_default(suite_name, all_layers or layers)
     return {lay.name: normalize(d.get(lay.name), lay) for lay in layers}, "built-in default mixed plan", notes

@@ -5,7 +5,6 @@ choices this package made where the design left them open.
 """
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Optional
 

@@ -1,7 +1,6 @@
 """Plans: the in-memory Plan, bitconv's own format (round trip, schema), malformed inputs, statistics."""
 import json
 import logging
-import math
 import os
 
 import pytest

@@ -5,7 +5,7 @@ import datetime as _dt
 import os
 import platform
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 

@@ -190,20 +190,16 @@ def write_plot(res: dict, path: str) -> None:
         if sweep["int8_comparator"]:
             data = np.array([[v if v is not None else np.nan for v in row] for row in sweep["speedup_over_int8"]])
             title = f"speed-up over {sweep['int8_comparator']} on {sweep['name']} (>1: bitconv faster)"
-            fmt = "{:.2f}"
-        else:
-            data = np.array(sweep["median_s"]) * 1e3
-            title = f"bitconv ms on {sweep['name']} (no int8 comparator)"
-            fmt = "{:.2f}"
-        if sweep["int8_comparator"]:
-            from matplotlib.colors import LogNorm, TwoSlopeNorm
+            from matplotlib.colors import TwoSlopeNorm
 
             lo, hi = np.nanmin(data), np.nanmax(data)
             norm = TwoSlopeNorm(vcenter=1.0, vmin=min(lo, 0.99), vmax=max(hi, 1.01))
             im = ax2.imshow(data, origin="lower", cmap="RdYlGn", norm=norm)
-            del LogNorm
         else:
+            data = np.array(sweep["median_s"]) * 1e3
+            title = f"bitconv ms on {sweep['name']} (no int8 comparator)"
             im = ax2.imshow(data, origin="lower", cmap="viridis")
+        fmt = "{:.2f}"
         for w in range(8):
             for a in range(8):
                 ax2.text(a, w, fmt.format(data[w, a]), ha="center", va="center", fontsize=7)

@@ -470,8 +470,6 @@ def _aimet_enc(e, *, source, layer, field) -> dict:
             if not is_real(x) or not math.isfinite(float(x)):
                 raise PlanError(f"must be a finite number, got {_show(x)}", source=source, layer=layer,
                                 field=f"{field}.{key}")
-    if dtype == "int" and out["scale"] is None and source is not None:
-        pass   # bits alone are still a plan
     return out
 
 
@@ -591,9 +589,6 @@ def _aimet_weight(norm, *, source, layer, field, name, unmapped) -> dict:
     bits = [_bits(e["bits"], source=source, layer=layer, field=f"{field}.bitwidth") for e in norm]
     w_bits = bits[0] if len(set(bits)) == 1 else tuple(bits)
     d = {"w_bits": w_bits, "a_bits": None, "quantized": True, "notes": []}
-    if len(norm) > 1 and len(set(bits)) == 1:
-        # per-channel scales with one bitwidth
-        pass
     syms = {e["sym"] for e in norm}
     scales = [e["scale"][0] if e["scale"] else None for e in norm]
     offsets = [e["offset"][0] if e["offset"] else None for e in norm]
@@ -699,10 +694,6 @@ def canonical_format(fmt: str, source=None) -> str:
         raise PlanError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)}; aliases: "
                         f"{', '.join(sorted(ALIASES))})", source=source, field="format")
     return f
-
-
-def _pairs(x, t2):
-    return isinstance(x, (list, tuple)) and len(x) == 2 and is_int(x[0]) and isinstance(x[1], t2)
 
 
 def _is_hawq_cfg(d) -> bool:

@@ -14,7 +14,6 @@ from .importers import IMPORTERS, canonical_format, detect_format
 
 log = logging.getLogger("bitconv.plan")
 
-_COMMON_OPTIONS = ("rename", "shapes")
 
 
 def load_plan(source, format: Optional[str] = None, **options) -> Plan:

@@ -70,10 +70,6 @@ class LayerShapes(Mapping):
     def __repr__(self):
         return f"<LayerShapes {self.name!r}: {len(self)} layers>"
 
-    @property
-    def total_macs(self) -> int:
-        return sum(s.macs for s in self.layers.values())
-
 
 def suite_path(name: str) -> str:
     return os.path.join(_HERE, f"shapes_{name}.json")
@@ -165,9 +161,3 @@ def shapes_from_dict(doc, *, source: str, name: str) -> LayerShapes:
         out[lname] = LayerShape(lname, op, cin, int(cout), kernel, stride, padding, dilation, int(groups),
                                 in_hw, out_hw, int(macs))
     return LayerShapes(out, name=name, model=doc.get("model"), input_shape=doc.get("input"))
-
-
-def suite_layer_names(name: str, include_linear: bool = True):
-    """Layer names of a shipped suite in module order (what HAQ enumerates)."""
-    shapes = load_shapes(name)
-    return [n for n, s in shapes.items() if include_linear or s.op == "conv2d"]

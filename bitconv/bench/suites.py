@@ -1,4 +1,6 @@
-"""Network layer tables shipped with bitconv (bitconv/bench/suites/*.json) and their arithmetic."""
+"""Network layer tables for the benchmark and their arithmetic. ResNet-18 and MobileNetV2 come from the
+plan package's shape tables (bitconv/plan/shapes_*.json, one source for both); the suites without
+one (resnet20, vgg-small) are bitconv/bench/suites/*.json."""
 from __future__ import annotations
 
 import fnmatch
@@ -9,6 +11,12 @@ from typing import List, Optional
 
 SUITE_DIR = Path(__file__).resolve().parent / "suites"
 SUITES = ("resnet18", "resnet20", "vgg-small", "mobilenetv2")
+# What the plan's shape tables do not say: a description and the layer the --sweep heatmap uses.
+_FROM_SHAPES = {
+    "resnet18": ("torchvision ResNet-18 conv layers, ImageNet 224x224 input (fc omitted)", "layer3.1.conv1"),
+    "mobilenetv2": ("torchvision MobileNetV2 conv layers (width 1.0), ImageNet 224x224 input (classifier "
+                    "omitted)", "features.14.conv.0.0"),
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,8 @@ class Suite:
 
 def load_suite(name_or_path: str) -> Suite:
     """A shipped suite by name (resnet18, resnet20, vgg-small, mobilenetv2) or a suite JSON file."""
+    if name_or_path in _FROM_SHAPES:
+        return _suite_from_shapes(name_or_path)
     path = Path(name_or_path)
     if not (path.suffix == ".json" and path.exists()):
         path = SUITE_DIR / f"{name_or_path}.json"
@@ -93,6 +103,16 @@ def load_suite(name_or_path: str) -> Suite:
             raise ValueError(f"{path}: layer {i} lacks field {e}") from None
     return Suite(name=doc.get("suite", path.stem), description=doc.get("description", ""), layers=layers,
                  sweep_layer=doc.get("sweep_layer") or layers[len(layers) // 2].name)
+
+
+def _suite_from_shapes(name: str) -> Suite:
+    from ..plan.shapes import load_shapes
+
+    description, sweep = _FROM_SHAPES[name]
+    layers = [Layer(name=sh.name, cin=sh.cin, cout=sh.cout, kh=sh.kernel[0], kw=sh.kernel[1], stride=sh.stride[0],
+                    padding=sh.padding[0], groups=sh.groups, h=sh.input_hw[0], w=sh.input_hw[1])
+              for sh in load_shapes(name).values() if sh.op == "conv2d"]
+    return Suite(name=name, description=description, layers=layers, sweep_layer=sweep)
 
 
 def select_layers(suite: Suite, spec: Optional[str]) -> List[Layer]:

@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 
 from . import _native
-from .weight_levels import quantize_weights
+from .weight_levels import default_w_encoding, quantize_weights
 
 
 W_ENCODINGS = ("signed", "odd")
@@ -136,7 +136,7 @@ class ConvPlan:
                             dtype=np.int64)
         a_bits = _check_int("a_bits", a_bits, 1, 8)
         if w_encoding is None:
-            w_encoding = "odd" if np.all(bits == 1) else "signed"
+            w_encoding = default_w_encoding(bits)
         if w_encoding not in W_ENCODINGS:
             raise ValueError(f"w_encoding must be one of {W_ENCODINGS}, got {w_encoding!r}")
         if a_encoding not in A_ENCODINGS:
@@ -219,7 +219,7 @@ class ConvPlan:
                 raise ValueError(f"w_bits has {len(seq)} entries but the layer has Cout={cout} output channels")
             bits = np.array([_check_int(f"w_bits[{k}]", b, 1, 8) for k, b in enumerate(seq)])
         if w_encoding is None:
-            w_encoding = "odd" if np.all(bits == 1) else "signed"
+            w_encoding = default_w_encoding(bits)
         if w_encoding not in W_ENCODINGS:
             raise ValueError(f"w_encoding must be one of {W_ENCODINGS}, got {w_encoding!r}")
         qw, scale = quantize_weights(weight, bits, w_encoding)

@@ -2,6 +2,11 @@
 import numpy as np
 
 
+def default_w_encoding(bits) -> str:
+    """The encoding when none is given: {-1, +1} ("odd") when every channel has 1 bit, else signed."""
+    return "odd" if all(int(b) == 1 for b in bits) else "signed"
+
+
 def quantize_weights(weight: np.ndarray, bits, encoding: str, w_scale=None) -> tuple:
     """Float weights [Cout, ...] -> (integer weights, per-channel scales), channel k with bits[k]:
 

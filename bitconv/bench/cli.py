@@ -91,7 +91,7 @@ def bench_main(args) -> int:
 def probe_main(args) -> int:
     import bitconv
 
-    from .probe import _PROCESS_CACHE, _cache_key, _write_file_cache, ceiling_table, format_probe, get_probe, measure
+    from .probe import ceiling_table, format_probe, get_probe
 
     avail = bitconv.available_isas()
     isas = avail if args.isa == "all" else [args.isa or bitconv.get_isa()]
@@ -101,12 +101,7 @@ def probe_main(args) -> int:
             print(f"bitconv probe: error: ISA {isa!r} is not available here (available: {', '.join(avail)})",
                   file=sys.stderr)
             return EXIT_USAGE
-        if args.cached:
-            r = get_probe(isa, args.seconds)
-        else:
-            r = measure(isa, args.seconds)
-            _PROCESS_CACHE[_cache_key(isa)] = r
-            _write_file_cache(_cache_key(isa), r)
+        r = get_probe(isa, args.seconds, refresh=not args.cached)
         if i:
             print()
         print(format_probe(r, avail))

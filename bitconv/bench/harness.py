@@ -9,6 +9,7 @@ from typing import Dict, List
 
 import numpy as np
 
+from ..weight_levels import default_w_encoding
 from . import comparators as C
 from . import plans as P
 from .probe import bitserial_ceiling, cpu_model, get_probe
@@ -93,7 +94,7 @@ def make_case(layer: Layer, bits: P.LayerBits, *, batch: int, threads: int, seed
     wl = bits.w_list(layer.cout)
     cg = layer.cin // layer.groups
     q = np.empty((layer.cout, cg, layer.kh, layer.kw), dtype=np.int8)
-    encoding = "odd" if all(b == 1 for b in wl) else "signed"
+    encoding = default_w_encoding(wl)
     for b in sorted(set(wl)):
         idx = [k for k, bk in enumerate(wl) if bk == b]
         shape = (len(idx), cg, layer.kh, layer.kw)

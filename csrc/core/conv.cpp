@@ -185,6 +185,36 @@ T* workspace(int slot, size_t count) {
   return reinterpret_cast<T*>((p + 63) & ~uintptr_t(63));  // cache-line aligned
 }
 
+// One output row's window code sums from the packers' per-pixel sums: the kh input rows added
+// (rows apart by row_step), then kw columns per output pixel. A function of plain values, so no
+// store can alias a bound and the row loops vectorise.
+void window_sums_row(const int32_t* __restrict rows, int64_t row_step, int kh, int kw, int sw, int dw, int G,
+                     int64_t wp, int wo, int32_t* __restrict cs, int32_t* __restrict q) {
+  const int64_t n = wp * G;
+  for (int64_t x = 0; x < n; ++x) cs[x] = rows[x];
+  for (int i = 1; i < kh; ++i) {
+    const int32_t* __restrict r = rows + i * row_step;
+    for (int64_t x = 0; x < n; ++x) cs[x] += r[x];
+  }
+  if (G == 1) {
+    for (int ow = 0; ow < wo; ++ow) q[ow] = cs[int64_t(ow) * sw];
+    for (int j = 1; j < kw; ++j) {
+      const int32_t* __restrict c = cs + int64_t(j) * dw;
+      if (sw == 1)
+        for (int ow = 0; ow < wo; ++ow) q[ow] += c[ow];
+      else
+        for (int ow = 0; ow < wo; ++ow) q[ow] += c[int64_t(ow) * sw];
+    }
+    return;
+  }
+  for (int ow = 0; ow < wo; ++ow)
+    for (int g = 0; g < G; ++g) {
+      int32_t sum = 0;
+      for (int j = 0; j < kw; ++j) sum += cs[(int64_t(ow) * sw + int64_t(j) * dw) * G + g];
+      q[int64_t(ow) * G + g] = sum;
+    }
+}
+
 const char* const kNanMessage = "x contains NaN, which has no quantized code (Inf is allowed and clips)";
 
 }  // namespace
@@ -337,31 +367,8 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     // 2. Window code sums per output pixel and group, separably: kernel rows first, then columns.
     parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
       const int64_t img = item / sh.ho, oh = item % sh.ho;
-      // Restrict-qualified so the row additions vectorise instead of bouncing through memory.
-      int32_t* __restrict cs = workspace<int32_t>(3, size_t(wp) * G);
-      const int32_t* __restrict r0 = rowsum + (img * hp + oh * s.sh) * wp * G;
-      for (int64_t x = 0; x < wp * G; ++x) cs[x] = r0[x];
-      for (int i = 1; i < s.kh; ++i) {
-        const int32_t* __restrict rs = rowsum + (img * hp + oh * s.sh + int64_t(i) * s.dh) * wp * G;
-        for (int64_t x = 0; x < wp * G; ++x) cs[x] += rs[x];
-      }
-      int32_t* __restrict q = qsum + (img * sh.ho + oh) * sh.wo * G;
-      if (G == 1 && s.dw == 1 && s.sw == 1) {  // one group, adjacent taps: a running sum along the row
-        int32_t sum = 0;
-        for (int j = 0; j < s.kw; ++j) sum += cs[j];
-        q[0] = sum;
-        for (int ow = 1; ow < sh.wo; ++ow) {
-          sum += cs[ow - 1 + s.kw] - cs[ow - 1];
-          q[ow] = sum;
-        }
-      } else {
-        for (int ow = 0; ow < sh.wo; ++ow)
-          for (int g = 0; g < G; ++g) {
-            int32_t sum = 0;
-            for (int j = 0; j < s.kw; ++j) sum += cs[(int64_t(ow) * s.sw + int64_t(j) * s.dw) * G + g];
-            q[int64_t(ow) * G + g] = sum;
-          }
-      }
+      window_sums_row(rowsum + (img * hp + oh * s.sh) * wp * G, int64_t(s.dh) * wp * G, s.kh, s.kw, s.sw, s.dw, G,
+                      wp, sh.wo, workspace<int32_t>(3, size_t(wp) * G), qsum + (img * sh.ho + oh) * sh.wo * G);
     });
     grid_w = wp;
     grid_row_step = int64_t(s.sh) * wp * pix_words * 2;
@@ -419,9 +426,20 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       for (int j = 0; j < s.kw; ++j)
         tap_off[i * s.kw + j] = (int64_t(i) * s.dh * wp + int64_t(j) * s.dw) * pix_words * 2;
   }
+  std::vector<int64_t> step_off;  // the kernels' reduction steps: (tap, 32-bit word)
+  for (int t = 0; t < red_taps_; ++t)
+    for (int c = 0; c < kc32_; ++c) step_off.push_back(tap_off[t] + c);
   std::vector<std::vector<int64_t>> ch_off(panels.size());
   for (size_t pi = 0; pi < panels.size(); ++pi)
     for (int k : panels[pi].w.channels) ch_off[pi].push_back(out_nchw ? int64_t(k) * howo : k);
+  // A pixel's correction row is corr[panel] + corr_row[oh] + corr_col[ow] (+ the block's first channel).
+  std::vector<std::vector<int64_t>> corr_row(panels.size()), corr_col(panels.size());
+  if (beta != 0)
+    for (size_t pi = 0; pi < panels.size(); ++pi) {
+      const int64_t padded = int64_t(panels[pi].w.blocks()) * panels[pi].w.kernel.nr();
+      for (int oh = 0; oh < sh.ho; ++oh) corr_row[pi].push_back(row_cls[oh] * int64_t(col_masks.size()) * padded);
+      for (int ow = 0; ow < sh.wo; ++ow) corr_col[pi].push_back(col_cls[ow] * padded);
+    }
 
   // 5. Work items: (image, panel block, range of pixel tiles).
   struct Item {
@@ -457,8 +475,8 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     const int64_t pix_end = std::min(howo, it.tile_end * k.mr);
     BlockArgs b;
     b.w = p.w.data.data() + it.block * p.w.block_words;
-    b.tap_off = tap_off.data();
-    b.taps = red_taps_;
+    b.step_off = step_off.data();
+    b.steps = int(step_off.size());
     b.kc = kc32_;
     b.a_plane_stride = 2 * int64_t(kw64_);
     b.nr = int(std::min<int64_t>(NR, int64_t(p.w.channels.size()) - pos0));
@@ -483,31 +501,22 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       img_out = int64_t(it.img) * howo * s.cout;
       pix_stride_out = s.cout;
     }
-    const size_t padded = size_t(p.w.blocks()) * NR;
     const int64_t group_off = int64_t(p.group) * A * kw64_ * 2;
-    const uint32_t* img_act = act32 + int64_t(it.img) * grid_h * grid_w * pix_words * 2 + group_off;
-    const int32_t* img_qsum = qsum + int64_t(it.img) * howo * G + p.group;
-    TileArgs t;
-    int64_t pix = pix_begin;
-    int oh = int(pix / sh.wo), ow = int(pix % sh.wo);  // walked forward, no division per pixel
-    for (int64_t tile = it.tile_begin; tile < it.tile_end; ++tile) {
-      t.mr = int(std::min<int64_t>(k.mr, howo - pix));
-      for (int m = 0; m < k.mr; ++m) {
-        if (m < t.mr) {
-          t.a[m] = img_act + oh * grid_row_step + ow * grid_col_step;
-          t.out_off[m] = img_out + pix * pix_stride_out;
-          t.qsum[m] = img_qsum[pix * G];
-          t.corr[m] = beta ? corr[it.panel].data() +
-                                 (size_t(row_cls[oh]) * col_masks.size() + col_cls[ow]) * padded + pos0
-                           : nullptr;
-          ++pix;
-          if (++ow == sh.wo) ow = 0, ++oh;
-        } else {  // past the last pixel: repeat a valid one, results are not stored
-          t.a[m] = t.a[t.mr - 1];
-        }
-      }
-      k.fn(b, t);
-    }
+    RunArgs r;
+    r.act = act32 + int64_t(it.img) * grid_h * grid_w * pix_words * 2 + group_off;
+    r.row_step = grid_row_step;
+    r.col_step = grid_col_step;
+    r.wo = sh.wo;
+    r.pix_begin = pix_begin;
+    r.pix_end = pix_end;
+    r.qsum = qsum + int64_t(it.img) * howo * G + p.group;
+    r.qsum_stride = G;
+    r.corr_base = beta ? corr[it.panel].data() + pos0 : nullptr;
+    r.corr_row = corr_row[it.panel].data();
+    r.corr_col = corr_col[it.panel].data();
+    r.out_off = img_out;
+    r.out_stride = pix_stride_out;
+    k.fn(b, r);
     if (out_nchw)
       isa.transpose_out(scratch.data(), pix_end - pix_begin, b.nr, NR,
                         static_cast<int32_t*>(out) + int64_t(it.img) * s.cout * howo + pix_begin,

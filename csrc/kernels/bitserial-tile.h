@@ -20,103 +20,226 @@ constexpr int choose_mr(int B, int A, int NV, int R, int reserve, int max_mr) {
   return mr;
 }
 
+// What every tile of a run shares, gathered once per run.
+struct RunConsts {
+  const uint32_t* w;
+  const int64_t* step_off;
+  int steps, kc;
+  int64_t ps;  // activation plane stride
+  int nr, shift, out_kind;
+  uint32_t qcoef;
+  bool direct, full;
+  int64_t ch0;
+  const double* scale;
+  const double* bias;
+  void* out;
+  int wo;
+  const int32_t* qsum;
+  int64_t qsum_stride;
+  const int32_t* corr_base;
+  const int64_t* corr_row;
+  const int64_t* corr_col;
+  int64_t out_off, out_stride;
+  // Channels spread over the output row (a kernel-wise panel's channels between other panels'):
+  // windows of 16 output positions, each stored with one masked expand-store where the ISA has it.
+  int windows;
+  int64_t win_off[bitconv::kMaxNR];
+  uint32_t win_mask[bitconv::kMaxNR];
+  int win_src[bitconv::kMaxNR];
+};
+
+// One tile: pixels p0 .. p0 + mr - 1 of the run (the first at output row oh0, column ow0), whose
+// window bases are a_ptr (entries past mr repeat a valid one). Kept out of line so the run loop's
+// scalars are not live through the reduction: they would spill into vector registers and push
+// accumulators out of them.
 template <int B, int A, int MR, int NV>
-void bitserial_tile(const bitconv::BlockArgs& b, const bitconv::TileArgs& t) {
+__attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t* const* a_in, int mr, int64_t p0,
+                                              int oh0, int ow0) {
   using R = typename V::reg;
   constexpr int C = B + A - 1;   // shift classes i + j
   constexpr int L = V::L;
+  // Copied to locals first: vector stores may alias any memory, so fields read through k would be
+  // reloaded after every store.
+  const uint32_t* a_ptr[MR];
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m) a_ptr[m] = a_in[m];
+  const int64_t* const step_off = k.step_off;
+  const int steps = k.steps;
+  const int64_t ps = k.ps;
+  const int nr = k.nr, shift = k.shift, out_kind = k.out_kind;
+  const bool direct = k.direct, full = k.full;
+  const double* const scale = k.scale;
+  const double* const bias = k.bias;
+  void* const out_base = k.out;
+
   R acc[C][MR][NV];
   for (int s = 0; s < C; ++s)
     for (int m = 0; m < MR; ++m)
       for (int v = 0; v < NV; ++v) acc[s][m][v] = V::zero();
-
-  const uint32_t* a_ptr[MR];
-  for (int m = 0; m < MR; ++m) a_ptr[m] = t.a[m];
-  const int64_t ps = b.a_plane_stride;
-  const uint32_t* w = b.w;
-  for (int tap = 0; tap < b.taps; ++tap) {
-    const int64_t off = b.tap_off[tap];
-    for (int c = 0; c < b.kc; ++c) {
-      R wv[B][NV];
-      for (int i = 0; i < B; ++i)
-        for (int v = 0; v < NV; ++v) wv[i][v] = V::load(w + (i * NV + v) * L);
-      w += B * NV * L;
+  const uint32_t* w = k.w;
+  // One loop over all steps for one accumulator class (W1A1), which saves the inner loop's
+  // overhead on short 64-channel reductions; with more classes GCC allocates that form worse
+  // (accumulators spill), so those keep a loop over words inside a loop over taps.
+  const int kc = C == 1 ? steps : k.kc;
+  for (int st = 0; st < steps; st += kc) {
+    for (int c = 0; c < kc; ++c) {
+    const int64_t off = C == 1 ? step_off[c] : step_off[st] + c;
+    R wv[B][NV];
+    for (int i = 0; i < B; ++i)
+      for (int v = 0; v < NV; ++v) wv[i][v] = V::load(w + (i * NV + v) * L);
+    w += B * NV * L;
 #pragma GCC unroll 8
-      for (int m = 0; m < MR; ++m) {
-        const uint32_t* ap = a_ptr[m] + off + c;
+    for (int m = 0; m < MR; ++m) {
+      const uint32_t* ap = a_ptr[m] + off;
 #pragma GCC unroll 8
-        for (int j = 0; j < A; ++j) {
-          const R av = V::broadcast(ap + j * ps);
+      for (int j = 0; j < A; ++j) {
+        const R av = V::broadcast(ap + j * ps);
 #pragma GCC unroll 8
-          for (int i = 0; i < B; ++i)
+        for (int i = 0; i < B; ++i)
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v)
-              acc[i + j][m][v] = V::add(acc[i + j][m][v], V::popcount_and(wv[i][v], av));
-        }
+          for (int v = 0; v < NV; ++v)
+            acc[i + j][m][v] = V::add(acc[i + j][m][v], V::popcount_and(wv[i][v], av));
       }
+    }
     }
   }
 
-  // Combine classes: P = sum_s acc[s] << s (Horner), then the epilogue.
-  // Channels-last output with consecutive channels is stored straight from registers; any other
-  // layout (NCHW, permuted channels of a kernel-wise panel) goes through a small tile buffer.
+  // Combine classes: P = sum_s acc[s] << s (Horner), then the epilogue. Channels-last output with
+  // consecutive channels is stored straight from registers; any other layout (NCHW, permuted
+  // channels of a kernel-wise panel) goes through a small tile buffer.
+  const int32_t* corr[MR];
+  int64_t out_at[MR];
+  uint32_t qterm[MR];
+  {
+    const uint32_t qcoef = k.qcoef;
+    const int32_t* const qsum = k.qsum;
+    const int64_t qsum_stride = k.qsum_stride, ch0 = k.ch0, out_off = k.out_off, out_stride = k.out_stride;
+    const int32_t* const corr_base = k.corr_base;
+    const int64_t* const corr_row = k.corr_row;
+    const int64_t* const corr_col = k.corr_col;
+    const int wo = k.wo;
+    int oh = oh0, ow = ow0;
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      qterm[m] = m < mr ? qcoef * uint32_t(qsum[(p0 + m) * qsum_stride]) : 0;
+      corr[m] = m < mr && corr_base ? corr_base + corr_row[oh] + corr_col[ow] : nullptr;
+      out_at[m] = out_off + (p0 + m) * out_stride + ch0;
+      if (++ow == wo) ow = 0, ++oh;
+    }
+  }
+  if (direct && full && mr == MR && out_kind == bitconv::OUT_INT32) {  // the common case, no guards
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      int32_t* dst = static_cast<int32_t*>(out_base) + out_at[m];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        R x = acc[C - 1][m][v];
+#pragma GCC unroll 16
+        for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), acc[s][m][v]);
+        x = V::sub(V::shl(x, shift), V::broadcast(&qterm[m]));
+        if (corr[m]) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr[m]) + v * L));
+        V::store_i32(dst + v * L, x, L);
+      }
+    }
+    return;
+  }
   alignas(64) int32_t buf[MR][NV * L];
-  const bool direct = b.ch_contiguous;
   // Fully unrolled with guards instead of early exits, so acc[][][] never needs a memory copy.
 #pragma GCC unroll 8
   for (int m = 0; m < MR; ++m) {
-    if (m >= t.mr) continue;
-    const uint32_t qterm = uint32_t(b.qcoef) * uint32_t(t.qsum[m]);
-    const R q = V::broadcast(&qterm);
-    const int32_t* corr = t.corr[m];
+    if (m >= mr) continue;
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      const int valid = b.nr - v * L;
+      const int valid = nr - v * L;
       if (valid <= 0) continue;
       R x = acc[C - 1][m][v];
 #pragma GCC unroll 16
       for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), acc[s][m][v]);
-      x = V::sub(V::shl(x, b.shift), q);
-      if (corr) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr) + v * L));
-      const int n_valid = valid < L ? valid : L;
+      x = V::sub(V::shl(x, shift), V::broadcast(&qterm[m]));
+      if (corr[m]) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr[m]) + v * L));
+      const int n_valid = full ? L : valid < L ? valid : L;
       if (direct) {
-        const int64_t off = t.out_off[m] + b.ch_off[v * L];
-        if (b.out_kind == bitconv::OUT_INT32)
-          V::store_i32(static_cast<int32_t*>(b.out) + off, x, n_valid);
+        if (out_kind == bitconv::OUT_INT32)
+          V::store_i32(static_cast<int32_t*>(out_base) + out_at[m] + v * L, x, n_valid);
         else
-          V::store_f32(static_cast<float*>(b.out) + off, x, b.scale + v * L, b.bias + v * L, n_valid);
-      } else if (b.out_kind == bitconv::OUT_INT32) {
+          V::store_f32(static_cast<float*>(out_base) + out_at[m] + v * L, x, scale + v * L, bias + v * L, n_valid);
+      } else if (out_kind == bitconv::OUT_INT32) {
         V::store_i32(buf[m] + v * L, x, L);
       } else {
-        V::store_f32(reinterpret_cast<float*>(buf[m]) + v * L, x, b.scale + v * L, b.bias + v * L, L);
+        V::store_f32(reinterpret_cast<float*>(buf[m]) + v * L, x, scale + v * L, bias + v * L, L);
       }
     }
   }
   if (direct) return;
-  // Channels spread over the output row (a kernel-wise panel's channels between other panels'):
-  // cut them into windows of 16 output positions once per tile, then store each pixel's values
-  // window by window (one masked expand-store per window where the ISA has it). 4-byte values of
-  // either type are copied by bit pattern; ch_off ascends.
-  int32_t* out = static_cast<int32_t*>(b.out);
-  int64_t win_off[bitconv::kMaxNR];
-  uint32_t win_mask[bitconv::kMaxNR];
-  int win_src[bitconv::kMaxNR];
-  int windows = 0;
-  for (int n = 0; n < b.nr;) {
-    const int64_t base = b.ch_off[n];
-    uint32_t mask = 0;
-    int e = n;
-    for (; e < b.nr && b.ch_off[e] - base < 16; ++e) mask |= 1u << (b.ch_off[e] - base);
-    win_off[windows] = base;
-    win_mask[windows] = mask;
-    win_src[windows] = n;
-    ++windows;
-    n = e;
-  }
+  // 4-byte values of either type are copied by bit pattern.
+  const int windows = k.windows;
   for (int m = 0; m < MR; ++m) {
-    if (m >= t.mr) continue;
-    int32_t* dst = out + t.out_off[m];
-    for (int k = 0; k < windows; ++k) V::store_window(dst + win_off[k], win_mask[k], buf[m] + win_src[k]);
+    if (m >= mr) continue;
+    int32_t* dst = static_cast<int32_t*>(out_base) + out_at[m];
+    for (int i = 0; i < windows; ++i) V::store_window(dst + k.win_off[i], k.win_mask[i], buf[m] + k.win_src[i]);
+  }
+}
+
+// The kernel: walks the run in tiles of MR pixels.
+template <int B, int A, int MR, int NV>
+void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
+  RunConsts k;
+  k.w = b.w;
+  k.step_off = b.step_off;
+  k.steps = b.steps;
+  k.kc = b.kc;
+  k.ps = b.a_plane_stride;
+  k.nr = b.nr;
+  k.shift = b.shift;
+  k.out_kind = b.out_kind;
+  k.qcoef = uint32_t(b.qcoef);
+  k.direct = b.ch_contiguous;
+  k.full = b.nr == NV * V::L;
+  k.ch0 = b.ch_off[0];
+  k.scale = b.scale;
+  k.bias = b.bias;
+  k.out = b.out;
+  k.wo = r.wo;
+  k.qsum = r.qsum;
+  k.qsum_stride = r.qsum_stride;
+  k.corr_base = r.corr_base;
+  k.corr_row = r.corr_row;
+  k.corr_col = r.corr_col;
+  k.out_off = r.out_off;
+  k.out_stride = r.out_stride;
+  k.windows = 0;
+  if (!k.direct) {
+    for (int n = 0; n < b.nr;) {
+      const int64_t base = b.ch_off[n];
+      uint32_t mask = 0;
+      int e = n;
+      for (; e < b.nr && b.ch_off[e] - base < 16; ++e) mask |= 1u << (b.ch_off[e] - base);
+      k.win_off[k.windows] = base - k.ch0;
+      k.win_mask[k.windows] = mask;
+      k.win_src[k.windows] = n;
+      ++k.windows;
+      n = e;
+    }
+  }
+  const uint32_t* const act = r.act;
+  const int64_t row_step = r.row_step, col_step = r.col_step, pix_end = r.pix_end;
+  const int wo = r.wo;
+  int64_t p = r.pix_begin;
+  int oh = int(p / wo), ow = int(p % wo);  // walked forward, no division per pixel
+  while (p < pix_end) {
+    const int mr = pix_end - p < MR ? int(pix_end - p) : MR;
+    const int oh0 = oh, ow0 = ow;
+    const uint32_t* a_ptr[MR];
+    for (int m = 0; m < MR; ++m) {
+      if (m < mr) {
+        a_ptr[m] = act + oh * row_step + ow * col_step;
+        if (++ow == wo) ow = 0, ++oh;
+      } else {  // past the run's end: repeat a valid pixel, results are not stored
+        a_ptr[m] = a_ptr[0];
+      }
+    }
+    bitserial_tile<B, A, MR, NV>(k, a_ptr, mr, p, oh0, ow0);
+    p += mr;
   }
 }
 
@@ -128,7 +251,7 @@ constexpr bitconv::KernelInfo make_info() {
   bitconv::KernelInfo k;
   // A channel tile whose one-pixel tile already spills is not offered (NV = 1 always is).
   if (NV > 1 && (B + A - 1) * NV + B * NV + V::kReserve > V::kRegisters) return k;
-  k.fn = &bitserial_tile<B, A, mr, NV>;
+  k.fn = &bitserial_run<B, A, mr, NV>;
   k.mr = mr;
   k.nv = NV;
   k.lanes = V::L;

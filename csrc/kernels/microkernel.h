@@ -1,12 +1,15 @@
 // The micro-kernel contract shared by the driver (csrc/core) and every ISA's kernels.
 //
-// A micro-kernel computes one tile of up to MR output pixels x NR output channels of a
-// bit-serial convolution, for one group of channels that share the weight bit count B, with
-// A activation planes. It reads:
-//   - packed activations: for each pixel of the tile a base pointer (the window's top-left input
-//     pixel, tap 0). Tap t of that pixel starts at base + tap_off[t]. At each tap, activation plane
-//     j (0..A-1) is a row of 32-bit words starting at + j * a_plane_stride; the kernel reads words
-//     0..kc-1 of each row. Bit b of word c is channel 32*c + b of the group.
+// A micro-kernel computes a run of output pixels x NR output channels of a bit-serial
+// convolution, for one group of channels that share the weight bit count B, with A activation
+// planes, in tiles of MR pixels. Walking the run inside the kernel keeps the per-tile cost (pointer
+// set-up, epilogue set-up) low: a 64-channel 3x3 tile is only 18 steps long.
+// It reads:
+//   - packed activations: pixel (oh, ow) of the run has its window's top-left input pixel (tap 0)
+//     at act + oh * row_step + ow * col_step. The reduction runs over steps s = t * kc + c (tap t,
+//     32-bit word c < kc): step s reads, for each activation plane j (0..A-1), the word at
+//     base + step_off[s] + j * a_plane_stride, i.e. word c of tap t's plane row (step_off[s] =
+//     tap t's offset + c). Bit b of word c is channel 32*c + b of the group.
 //   - a packed weight block (see pack/pack_weights.h): for each (tap t, word c, weight plane i,
 //     vector v) one vector of L lanes, lane l being output channel v*L + l of the block:
 //         w[(((t * kc + c) * B + i) * NV + v) * L + l]
@@ -14,11 +17,12 @@
 // and accumulates P = sum_(i,j) 2^(i+j) popcount(W_i AND A_j) per (pixel, channel) in 32-bit
 // lanes (wrapping arithmetic is exact because the plan checks that the final value fits int32).
 //
-// Epilogue, per pixel m < mr and channel n < nr of the tile:
-//     acc = (P << shift) - qcoef * qsum[m] - (corr[m] ? corr[m][n] : 0)
+// Epilogue, per pixel p = oh * wo + ow of the run and channel n < nr of the block:
+//     corr = corr_base ? corr_base + corr_row[oh] + corr_col[ow] : null
+//     acc = (P << shift) - qcoef * qsum[p * qsum_stride] - (corr ? corr[n] : 0)
 //     out_kind == OUT_INT32: dst = acc
 //     out_kind == OUT_FLOAT: dst = float( double(acc) * scale[n] + bias[n] )   (no FMA)
-// where dst is element out_off[m] + ch_off[n] of the output array (int32 or float32).
+// where dst is element out_off + p * out_stride + ch_off[n] of the output array (int32 or float32).
 #pragma once
 #include <cstdint>
 #include <cstddef>
@@ -33,8 +37,8 @@ enum OutKind : int { OUT_INT32 = 0, OUT_FLOAT = 1 };
 // Constant for one channel block of one weight panel.
 struct BlockArgs {
   const uint32_t* w;         // packed weight block, layout above
-  const int64_t* tap_off;    // [taps] in 32-bit words
-  int taps;
+  const int64_t* step_off;   // [steps] in 32-bit words, see above
+  int steps;                 // taps x kc
   int kc;                    // 32-bit words per tap per plane
   int64_t a_plane_stride;    // 32-bit words between activation planes
   int nr;                    // valid channels in this block (1..NR)
@@ -48,16 +52,21 @@ struct BlockArgs {
   void* out;
 };
 
-// One tile of output pixels.
-struct TileArgs {
-  const uint32_t* a[kMaxMR];   // base pointer per pixel (entries >= mr repeat a valid pointer)
-  int64_t out_off[kMaxMR];     // output element offset per pixel
-  int32_t qsum[kMaxMR];        // window code sum per pixel
-  const int32_t* corr[kMaxMR]; // per-pixel border correction row over the block's channels, or null
-  int mr;                      // valid pixels (1..MR)
+// A run of output pixels [pix_begin, pix_end) of one image, in row-major order (p = oh * wo + ow).
+struct RunArgs {
+  const uint32_t* act;         // packed activations of the image (and group): pixel (0, 0)'s base
+  int64_t row_step, col_step;  // 32-bit words between output rows and between output columns
+  int wo;                      // output columns
+  int64_t pix_begin, pix_end;
+  const int32_t* qsum;         // window code sum per pixel, at qsum[p * qsum_stride]
+  int64_t qsum_stride;
+  const int32_t* corr_base;    // border corrections over the block's channels, or null
+  const int64_t* corr_row;     // [ho] offset into corr_base by output row
+  const int64_t* corr_col;     // [wo] offset into corr_base by output column
+  int64_t out_off, out_stride; // output element offset of pixel p: out_off + p * out_stride
 };
 
-using TileKernelFn = void (*)(const BlockArgs&, const TileArgs&);
+using TileKernelFn = void (*)(const BlockArgs&, const RunArgs&);
 
 // What a kernel needs from the packing and the driver.
 struct KernelInfo {

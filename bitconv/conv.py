@@ -86,6 +86,7 @@ class ConvPlan:
         self.padding = padding
         self.dilation = dilation
         self.groups = groups
+        self._checked_shapes = {}  # validated input shapes -> result shapes (conv2d)
         for arr in (self.qweight, self.w_scale, self.w_bits, self.bias):
             arr.setflags(write=False)
         self._native = _native.ConvLayer(
@@ -327,6 +328,31 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
     if x.ndim != 4:
         raise ValueError(f"x must be 4-D {layout}, got {x.ndim}-D shape {x.shape}")
     nhwc = layout == "NHWC"
+    # Shape checks depend on the shape alone: done once per shape and plan.
+    shape_key = (x.shape, nhwc)
+    result_shape = plan._checked_shapes.get(shape_key)
+    if result_shape is None:
+        result_shape = _check_shape(x, plan, layout, nhwc)
+        if len(plan._checked_shapes) < 64:
+            plan._checked_shapes[shape_key] = result_shape
+
+    if backend == "numba":
+        if x.dtype == np.uint8:
+            _check_codes(x, plan)
+        codes = x if x.dtype == np.uint8 else quantize(x, plan)
+        return _conv2d_numba(np.ascontiguousarray(codes if nhwc else codes.transpose(0, 2, 3, 1)), plan, out, nhwc)
+
+    # Any strides: the native pass quantizes (float input), transposes and packs in one go.
+    if x.itemsize > 1 and any(st % x.itemsize for st in x.strides):
+        x = np.ascontiguousarray(x)
+    # uint8 codes >= 2^a_bits are refused by the native pass, which checks them as it packs.
+    result = np.empty(result_shape, dtype=np.int32 if out == "int32" else np.float32)
+    plan._native.forward(x, nhwc, result, not nhwc, threads)
+    return result
+
+
+def _check_shape(x, plan, layout, nhwc):
+    """Validates x's shape against the plan; returns the result's shape."""
     n, c, h, w = (x.shape[0], x.shape[3], x.shape[1], x.shape[2]) if nhwc else x.shape
     if c != plan.cin:
         raise ValueError(f"x has {c} channels (layout {layout}, shape {x.shape}) but the plan expects "
@@ -344,23 +370,13 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
     if max(packed_bytes, out_bytes, in_bytes) > MAX_BUFFER_BYTES:
         raise ValueError(f"x shape {x.shape} needs buffers of {max(packed_bytes, out_bytes, in_bytes)} bytes, "
                          f"more than the {MAX_BUFFER_BYTES} bytes bitconv allocates")
+    return (n, ho, wo, plan.cout) if nhwc else (n, plan.cout, ho, wo)
 
-    if x.dtype == np.uint8:
-        top = int(x.max())
-        if top >= 2**plan.a_bits:
-            raise ValueError(f"x holds uint8 code {top}, but codes must be < 2^a_bits = {2**plan.a_bits}")
 
-    if backend == "numba":
-        codes = x if x.dtype == np.uint8 else quantize(x, plan)
-        return _conv2d_numba(np.ascontiguousarray(codes if nhwc else codes.transpose(0, 2, 3, 1)), plan, out, nhwc)
-
-    # Any strides: the native pass quantizes (float input), transposes and packs in one go.
-    if x.itemsize > 1 and any(st % x.itemsize for st in x.strides):
-        x = np.ascontiguousarray(x)
-    dtype = np.int32 if out == "int32" else np.float32
-    result = np.empty((n, ho, wo, plan.cout) if nhwc else (n, plan.cout, ho, wo), dtype=dtype)
-    plan._native.forward(x, nhwc, result, not nhwc, threads)
-    return result
+def _check_codes(x, plan):
+    top = int(x.max())
+    if top >= 2**plan.a_bits:
+        raise ValueError(f"x holds uint8 code {top}, but codes must be < 2^a_bits = {2**plan.a_bits}")
 
 
 def _conv2d_numba(codes_nhwc, plan, out, nhwc):

@@ -101,6 +101,37 @@ def test_codes_out_of_range_nhwc_and_views():
         conv2d(big[:, ::-2, ::-2, ::-2], p)
 
 
+# Each native path checks codes its own way: the packers flag the codes they read, the row-window
+# stem checks each row, and strided 1x1 and depthwise layers (which skip pixels) check the input.
+CODE_PATHS = {
+    "3x3": dict(cin=64, cout=32, k=3, stride=1, padding=1, groups=1),
+    "3x3 stride 2 grouped": dict(cin=32, cout=32, k=3, stride=2, padding=1, groups=2),
+    "1x1 stride 2": dict(cin=64, cout=16, k=1, stride=2, padding=0, groups=1),
+    "stem 7x7": dict(cin=3, cout=16, k=7, stride=2, padding=3, groups=1),
+    "depthwise": dict(cin=16, cout=16, k=3, stride=2, padding=1, groups=16),
+    "depthwise 1x1 stride 3": dict(cin=16, cout=16, k=1, stride=3, padding=0, groups=16),
+}
+
+
+@pytest.mark.parametrize("path", sorted(CODE_PATHS))
+@pytest.mark.parametrize("a_bits", [1, 3])
+def test_codes_out_of_range_every_path(isa, path, a_bits):
+    g = CODE_PATHS[path]
+    qw = np.ones((g["cout"], g["cin"] // g["groups"], g["k"], g["k"]), np.int8)
+    p = ConvPlan.from_quantized(qw, 1.0, w_bits=2, a_bits=a_bits, stride=g["stride"], padding=g["padding"],
+                                groups=g["groups"])
+    x = np.zeros((2, 9, 11, g["cin"]), np.uint8)
+    conv2d(x, p, layout="NHWC", out="int32")
+    # The last pixel of the last image: one a strided 1x1 or strided depthwise layer never reads.
+    for pos in [(1, 7, 9, g["cin"] - 1), (0, 0, 0, 0), (1, 3, 5, g["cin"] // 2)]:
+        bad = x.copy()
+        bad[pos] = 1 << a_bits
+        with pytest.raises(ValueError, match=r"\bx\b.*code"):
+            conv2d(bad, p, layout="NHWC", out="int32")
+        with pytest.raises(ValueError, match=r"\bx\b.*code"):
+            conv2d(np.ascontiguousarray(bad.transpose(0, 3, 1, 2)), p, out="int32")
+
+
 @pytest.mark.parametrize("bad", [np.nan, -np.nan])
 @pytest.mark.parametrize("a_encoding", ["unsigned", "binary"])
 def test_nan_in_float_input(bad, a_encoding):

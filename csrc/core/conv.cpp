@@ -215,6 +215,37 @@ void window_sums_row(const int32_t* __restrict rows, int64_t row_step, int kh, i
     }
 }
 
+// True if every code of uint8 input row (img, y) is below 2^a_bits, for inputs whose packing does
+// not read every code (the packers check the codes they read).
+bool row_codes_fit(const ConvInput& in, int64_t img, int64_t y, int w, int cin, int a_bits) {
+  const uint8_t* row = static_cast<const uint8_t*>(in.data) + img * in.stride[0] + y * in.stride[2];
+  const int64_t sc = in.stride[1], sx = in.stride[3];
+  unsigned seen = 0;
+  if (sc == 1) {
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < cin; ++c) seen |= row[x * sx + c];
+  } else if (sx == 1) {
+    for (int c = 0; c < cin; ++c)
+      for (int x = 0; x < w; ++x) seen |= row[c * sc + x];
+  } else {
+    for (int c = 0; c < cin; ++c)
+      for (int x = 0; x < w; ++x) seen |= row[c * sc + x * sx];
+  }
+  return (seen >> a_bits) == 0;
+}
+
+// Codes of every input row, for the paths that read only some of them.
+void check_all_codes(const ConvInput& in, int n, int h, int w, int cin, int a_bits, int threads,
+                     std::atomic<bool>& bad_code) {
+  if (in.is_float) return;
+  parallel_for(int64_t(n) * h, threads, [&](int64_t item) {
+    if (!row_codes_fit(in, item / h, item % h, w, cin, a_bits)) bad_code.store(true, std::memory_order_relaxed);
+  });
+}
+
+std::string code_message(int a_bits) {
+  return "x holds a uint8 code >= 2^a_bits = " + std::to_string(1 << a_bits) + "; codes must be below it";
+}
 const char* const kNanMessage = "x contains NaN, which has no quantized code (Inf is allowed and clips)";
 
 }  // namespace
@@ -247,7 +278,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   const int64_t pix_words = int64_t(G) * A * kw64_;  // 64-bit words per packed pixel
   const int64_t howo = int64_t(sh.ho) * sh.wo;
   const ActQuant quant = act_quant();
-  std::atomic<bool> saw_nan{false};
+  std::atomic<bool> saw_nan{false}, bad_code{false};
   int32_t* qsum = workspace<int32_t>(2, size_t(n) * howo * G);
   uint64_t* act;
   // Packed pixel grid the kernels walk: the padded input, (row windows) padded input rows by
@@ -256,7 +287,8 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
 
   if (taps_ == 1 && (s.sh > 1 || s.sw > 1)) {
     // 1''. A strided 1x1 convolution reads one input pixel in sh * sw: pack only those, as a grid
-    // of output size; each grid pixel's code sum is its Qsum.
+    // of output size; each grid pixel's code sum is its Qsum. The codes it skips are checked apart.
+    check_all_codes(in, n, h, w, s.cin, A, threads, bad_code);
     grid_h = sh.ho;
     grid_w = sh.wo;
     act = workspace<uint64_t>(0, size_t(n) * howo * pix_words);
@@ -284,6 +316,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
                            drow + first * pix_words, pix_words, qrow + first * G);
     });
     if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
+    if (bad_code.load()) throw std::invalid_argument(code_message(A));
     grid_row_step = grid_w * pix_words * 2;
     grid_col_step = pix_words * 2;
     grid_tap_step = 0;
@@ -305,6 +338,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       }
       int64_t ps;
       const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, ps, saw_nan);
+      if (!in.is_float && !row_codes_fit(in, img, r - s.ph, w, s.cin, A)) bad_code.store(true, std::memory_order_relaxed);
       thread_local std::vector<uint8_t> padded, windows;
       padded.assign(size_t(wp) * cg_ + 8, 0);  // + 8: the chunked copy below may read past the end
       if (ps == cg_)
@@ -326,6 +360,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       isa.pack_activations(windows.data(), win, sh.wo, int(win), 1, A, kw64_, drow, pix_words, srow);
     });
     if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
+    if (bad_code.load()) throw std::invalid_argument(code_message(A));
     // 2'. Window code sums: the kh row windows above each output pixel.
     parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
       const int64_t img = item / sh.ho, oh = item % sh.ho;
@@ -359,10 +394,12 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       std::memset(srow + (s.pw + w) * G, 0, sizeof(int32_t) * s.pw * G);
       int64_t src_pix_stride;
       const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, src_pix_stride, saw_nan);
-      isa.pack_activations(src, src_pix_stride, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
-                           srow + s.pw * G);
+      if (isa.pack_activations(src, src_pix_stride, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
+                               srow + s.pw * G))
+        bad_code.store(true, std::memory_order_relaxed);
     });
     if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
+    if (bad_code.load()) throw std::invalid_argument(code_message(A));
 
     // 2. Window code sums per output pixel and group, separably: kernel rows first, then columns.
     parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
@@ -566,7 +603,9 @@ void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const
   // cache, then runs the rows. Bands overlap by kh - 1 input rows, converted twice.
   const int band = std::min(sh.ho, 8);
   const int64_t bands = (sh.ho + band - 1) / band;
-  std::atomic<bool> saw_nan{false};
+  std::atomic<bool> saw_nan{false}, bad_code{false};
+  check_all_codes(in, n, h, w, s.cin, s.a_bits, threads, bad_code);
+  if (bad_code.load()) throw std::invalid_argument(code_message(s.a_bits));
   parallel_for(int64_t(n) * bands, threads, [&](int64_t item) {
     const int64_t img = item / bands, oh0 = (item % bands) * band;
     const int64_t oh1 = std::min<int64_t>(sh.ho, oh0 + band);

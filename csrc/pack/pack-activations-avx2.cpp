@@ -13,16 +13,15 @@ namespace {
 
 namespace bitconv {
 
-void pack_activations_avx2(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels,
+bool pack_activations_avx2(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels,
                            int groups, int a_bits, int kw64, uint64_t* dst, int64_t dst_pix_stride,
                            int32_t* rowsum) {
   const int cg = channels / groups;
-  if (cg < 16) {
-    pack_activations_scalar(src, src_pix_stride, npix, channels, groups, a_bits, kw64, dst,
-                            dst_pix_stride, rowsum);
-    return;
-  }
+  if (cg < 16)
+    return pack_activations_scalar(src, src_pix_stride, npix, channels, groups, a_bits, kw64, dst,
+                                   dst_pix_stride, rowsum);
   alignas(32) uint8_t tail[32];
+  __m256i seen = _mm256_setzero_si256();  // OR of every code
   for (int64_t x = 0; x < npix; ++x) {
     const uint8_t* s = src + x * src_pix_stride;
     uint64_t* d = dst + x * dst_pix_stride;
@@ -40,6 +39,7 @@ void pack_activations_avx2(const uint8_t* src, int64_t src_pix_stride, int64_t n
           if (left > 0) std::memcpy(tail, sg + 32 * w, size_t(left));
           q = _mm256_load_si256(reinterpret_cast<const __m256i*>(tail));
         }
+        seen = _mm256_or_si256(seen, q);
         for (int j = 0; j < a_bits; ++j) {
           // Little-endian: 32-bit half w of the plane row is word w / 2, low half first.
           const uint32_t word = uint32_t(_mm256_movemask_epi8(_mm256_sll_epi16(q, _mm_cvtsi32_si128(7 - j))));
@@ -50,6 +50,8 @@ void pack_activations_avx2(const uint8_t* src, int64_t src_pix_stride, int64_t n
       rowsum[x * groups + g] = int32_t(sum);
     }
   }
+  const __m256i high = _mm256_set1_epi8(char(0xff << a_bits));
+  return !_mm256_testz_si256(seen, high);
 }
 
 bool quantize_row_avx2(const float* src, int64_t sc, int64_t sw, int width, int channels,

@@ -54,15 +54,15 @@ inline void transpose_blocks(int width, int channels, uint8_t* dst, RowFn row) {
 
 namespace bitconv {
 
-void pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels,
+bool pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels,
                              int groups, int a_bits, int kw64, uint64_t* dst, int64_t dst_pix_stride,
                              int32_t* rowsum) {
   const int cg = channels / groups;
-  if (cg < 16) {  // tiny groups (depthwise): per-code work dominates, nothing to vectorise here
-    pack_activations_scalar(src, src_pix_stride, npix, channels, groups, a_bits, kw64, dst,
-                            dst_pix_stride, rowsum);
-    return;
-  }
+  if (cg < 16)  // tiny groups (depthwise): per-code work dominates, nothing to vectorise here
+    return pack_activations_scalar(src, src_pix_stride, npix, channels, groups, a_bits, kw64, dst,
+                                   dst_pix_stride, rowsum);
+  const __m512i high = _mm512_set1_epi8(char(0xff << a_bits));
+  __mmask64 seen = 0;  // codes with bits at or above a_bits
   // The code sum comes from the plane words themselves: sum_j 2^j popcount(plane j).
   __m512i bit[8];
   for (int j = 0; j < 8; ++j) bit[j] = _mm512_set1_epi8(char(1 << j));
@@ -70,6 +70,7 @@ void pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t
     const __mmask64 m = cg >= 64 ? ~__mmask64(0) : ((__mmask64(1) << cg) - 1);
     for (int64_t x = 0; x < npix; ++x) {
       const __m512i q = _mm512_maskz_loadu_epi8(m, src + x * src_pix_stride);
+      seen |= _mm512_test_epi8_mask(q, high);
       uint64_t* d = dst + x * dst_pix_stride;
       int64_t sum = 0;
       for (int j = 0; j < a_bits; ++j) {
@@ -79,7 +80,7 @@ void pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t
       }
       rowsum[x] = int32_t(sum);
     }
-    return;
+    return seen != 0;
   }
   for (int64_t x = 0; x < npix; ++x) {
     const uint8_t* s = src + x * src_pix_stride;
@@ -92,6 +93,7 @@ void pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t
         const int left = cg - 64 * w;
         const __mmask64 m = left >= 64 ? ~__mmask64(0) : ((__mmask64(1) << left) - 1);
         const __m512i q = _mm512_maskz_loadu_epi8(m, sg + 64 * w);
+        seen |= _mm512_test_epi8_mask(q, high);
         for (int j = 0; j < a_bits; ++j) {
           const uint64_t word = _mm512_test_epi8_mask(q, bit[j]);
           dg[j * kw64 + w] = word;
@@ -101,6 +103,7 @@ void pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t
       rowsum[x * groups + g] = int32_t(sum);
     }
   }
+  return seen != 0;
 }
 
 bool quantize_row_avx512(const float* src, int64_t sc, int64_t sw, int width, int channels,

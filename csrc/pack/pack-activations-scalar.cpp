@@ -10,10 +10,11 @@ namespace {
 
 namespace bitconv {
 
-void pack_activations_scalar(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels,
+bool pack_activations_scalar(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels,
                              int groups, int a_bits, int kw64, uint64_t* dst, int64_t dst_pix_stride,
                              int32_t* rowsum) {
   const int cg = channels / groups;
+  unsigned seen = 0;  // OR of every code
   for (int64_t x = 0; x < npix; ++x) {
     const uint8_t* s = src + x * src_pix_stride;
     uint64_t* d = dst + x * dst_pix_stride;
@@ -24,12 +25,14 @@ void pack_activations_scalar(const uint8_t* src, int64_t src_pix_stride, int64_t
       int32_t sum = 0;
       for (int c = 0; c < cg; ++c) {
         const unsigned q = sg[c];
+        seen |= q;
         sum += int32_t(q);
         for (int j = 0; j < a_bits; ++j) dg[j * kw64 + (c >> 6)] |= uint64_t((q >> j) & 1u) << (c & 63);
       }
       rowsum[x * groups + g] = sum;
     }
   }
+  return (seen >> a_bits) != 0;
 }
 
 bool quantize_row_scalar(const float* src, int64_t sc, int64_t sw, int width, int channels,

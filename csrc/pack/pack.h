@@ -12,16 +12,17 @@ namespace bitconv {
 // within a pixel, group g's plane j is a row of kw64 words at + (g * a_bits + j) * kw64, bit b of
 // word c holding channel 64 * c + b of the group (zero past the group's channels). Also writes
 // rowsum[x * groups + g] = sum of the group's codes at that pixel.
-// src: codes of pixel x at src + x * src_pix_stride, channels contiguous. Codes must be < 2^a_bits.
-using PackActivationsFn = void (*)(const uint8_t* src, int64_t src_pix_stride, int64_t npix,
+// src: codes of pixel x at src + x * src_pix_stride, channels contiguous. Returns true if a code
+// was >= 2^a_bits (the caller refuses the call; the planes hold only the low a_bits bits).
+using PackActivationsFn = bool (*)(const uint8_t* src, int64_t src_pix_stride, int64_t npix,
                                    int channels, int groups, int a_bits, int kw64, uint64_t* dst,
                                    int64_t dst_pix_stride, int32_t* rowsum);
 
-void pack_activations_scalar(const uint8_t*, int64_t, int64_t, int, int, int, int, uint64_t*, int64_t,
+bool pack_activations_scalar(const uint8_t*, int64_t, int64_t, int, int, int, int, uint64_t*, int64_t,
                              int32_t*);
-void pack_activations_avx2(const uint8_t*, int64_t, int64_t, int, int, int, int, uint64_t*, int64_t,
+bool pack_activations_avx2(const uint8_t*, int64_t, int64_t, int, int, int, int, uint64_t*, int64_t,
                            int32_t*);
-void pack_activations_avx512(const uint8_t*, int64_t, int64_t, int, int, int, int, uint64_t*, int64_t,
+bool pack_activations_avx512(const uint8_t*, int64_t, int64_t, int, int, int, int, uint64_t*, int64_t,
                              int32_t*);
 
 // The activation quantizer of DESIGN section 2 in float32: q = clip(rint(x / scale) + zero_point,

@@ -185,34 +185,36 @@ T* workspace(int slot, size_t count) {
   return reinterpret_cast<T*>((p + 63) & ~uintptr_t(63));  // cache-line aligned
 }
 
-// One output row's window code sums from the packers' per-pixel sums: the kh input rows added
-// (rows apart by row_step), then kw columns per output pixel. A function of plain values, so no
-// store can alias a bound and the row loops vectorise.
-void window_sums_row(const int32_t* __restrict rows, int64_t row_step, int kh, int kw, int sw, int dw, int G,
-                     int64_t wp, int wo, int32_t* __restrict cs, int32_t* __restrict q) {
-  const int64_t n = wp * G;
-  for (int64_t x = 0; x < n; ++x) cs[x] = rows[x];
-  for (int i = 1; i < kh; ++i) {
-    const int32_t* __restrict r = rows + i * row_step;
-    for (int64_t x = 0; x < n; ++x) cs[x] += r[x];
-  }
+// One packed row's code sums over each output column's kw taps, from the packer's per-pixel sums
+// (out[ow * G + g]); the kernels add kh of these rows per output pixel. A function of plain values,
+// so no store can alias a bound and the loops vectorise.
+void column_window_sums(const int32_t* __restrict pix, int kw, int sw, int dw, int G, int wo, int32_t* __restrict out) {
   if (G == 1) {
-    for (int ow = 0; ow < wo; ++ow) q[ow] = cs[int64_t(ow) * sw];
+    for (int ow = 0; ow < wo; ++ow) out[ow] = pix[int64_t(ow) * sw];
     for (int j = 1; j < kw; ++j) {
-      const int32_t* __restrict c = cs + int64_t(j) * dw;
+      const int32_t* __restrict c = pix + int64_t(j) * dw;
       if (sw == 1)
-        for (int ow = 0; ow < wo; ++ow) q[ow] += c[ow];
+        for (int ow = 0; ow < wo; ++ow) out[ow] += c[ow];
       else
-        for (int ow = 0; ow < wo; ++ow) q[ow] += c[int64_t(ow) * sw];
+        for (int ow = 0; ow < wo; ++ow) out[ow] += c[int64_t(ow) * sw];
     }
     return;
   }
   for (int ow = 0; ow < wo; ++ow)
     for (int g = 0; g < G; ++g) {
       int32_t sum = 0;
-      for (int j = 0; j < kw; ++j) sum += cs[(int64_t(ow) * sw + int64_t(j) * dw) * G + g];
-      q[int64_t(ow) * G + g] = sum;
+      for (int j = 0; j < kw; ++j) sum += pix[(int64_t(ow) * sw + int64_t(j) * dw) * G + g];
+      out[int64_t(ow) * G + g] = sum;
     }
+}
+
+// out[x] = sum over i < taps of rows[i * step + x], for x < n.
+void vertical_sums(const int32_t* __restrict rows, int64_t step, int taps, int64_t n, int32_t* __restrict out) {
+  for (int64_t x = 0; x < n; ++x) out[x] = rows[x];
+  for (int i = 1; i < taps; ++i) {
+    const int32_t* __restrict r = rows + i * step;
+    for (int64_t x = 0; x < n; ++x) out[x] += r[x];
+  }
 }
 
 // True if every code of uint8 input row (img, y) is below 2^a_bits, for inputs whose packing does
@@ -279,11 +281,15 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   const int64_t howo = int64_t(sh.ho) * sh.wo;
   const ActQuant quant = act_quant();
   std::atomic<bool> saw_nan{false}, bad_code{false};
-  int32_t* qsum = workspace<int32_t>(2, size_t(n) * howo * G);
   uint64_t* act;
   // Packed pixel grid the kernels walk: the padded input, (row windows) padded input rows by
   // output columns, or (strided 1x1) just the input pixels the output reads.
   int64_t grid_h = hp, grid_w, grid_row_step, grid_col_step, grid_tap_step;
+  // Code sums per grid row and output column: [img][grid row][ow][group]; a pixel's window code
+  // sum is csum_taps of these rows, csum_tap_step apart (added up in step 2).
+  int32_t* csum = workspace<int32_t>(1, size_t(n) * hp * sh.wo * G);
+  int64_t csum_row_step, csum_tap_step;
+  int csum_taps;
 
   if (taps_ == 1 && (s.sh > 1 || s.sw > 1)) {
     // 1''. A strided 1x1 convolution reads one input pixel in sh * sw: pack only those, as a grid
@@ -295,7 +301,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
       const int64_t img = item / sh.ho, oh = item % sh.ho;
       uint64_t* drow = act + item * sh.wo * pix_words;
-      int32_t* qrow = qsum + item * sh.wo * G;
+      int32_t* qrow = csum + item * sh.wo * G;
       const int64_t y = oh * s.sh - s.ph;
       if (y < 0 || y >= h) {
         std::memset(drow, 0, sizeof(uint64_t) * sh.wo * pix_words);
@@ -320,13 +326,16 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     grid_row_step = grid_w * pix_words * 2;
     grid_col_step = pix_words * 2;
     grid_tap_step = 0;
+    csum_row_step = sh.wo * G;
+    csum_tap_step = 0;
+    csum_taps = 1;
   } else if (row_windows_) {
     // 1'. Each input row once as zero-padded channels-last codes, then the kernel-row window of
     // every output column gathered from it and packed; rowsum is then each window's code sum.
     const int64_t win = red_cg_;
     grid_w = sh.wo;
     act = workspace<uint64_t>(0, size_t(n) * hp * grid_w * pix_words);
-    int32_t* rowsum = workspace<int32_t>(1, size_t(n) * hp * grid_w);
+    int32_t* rowsum = csum;  // a row window's code sum is already its column sum
     parallel_for(int64_t(n) * hp, threads, [&](int64_t item) {
       const int64_t img = item / hp, r = item % hp;
       uint64_t* drow = act + (img * hp + r) * grid_w * pix_words;
@@ -361,33 +370,27 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     });
     if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
     if (bad_code.load()) throw std::invalid_argument(code_message(A));
-    // 2'. Window code sums: the kh row windows above each output pixel.
-    parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
-      const int64_t img = item / sh.ho, oh = item % sh.ho;
-      int32_t* q = qsum + (img * sh.ho + oh) * sh.wo;
-      for (int ow = 0; ow < sh.wo; ++ow) q[ow] = 0;
-      for (int i = 0; i < s.kh; ++i) {
-        const int32_t* rs = rowsum + (img * hp + oh * s.sh + int64_t(i) * s.dh) * grid_w;
-        for (int ow = 0; ow < sh.wo; ++ow) q[ow] += rs[ow];
-      }
-    });
     grid_row_step = int64_t(s.sh) * grid_w * pix_words * 2;
     grid_col_step = pix_words * 2;
     grid_tap_step = int64_t(s.dh) * grid_w * pix_words * 2;
+    csum_row_step = int64_t(s.sh) * grid_w;
+    csum_tap_step = int64_t(s.dh) * grid_w;
+    csum_taps = s.kh;
   } else {
-    // 1. Activation bit-planes with explicit zero padding, and per-pixel code sums. Float input is
-    // quantized and transposed to channels-last one row at a time, in cache, then packed.
+    // 1. Activation bit-planes with explicit zero padding, and per-pixel code sums, summed over
+    // each output column's taps while they are in cache. Float input is quantized and transposed to
+    // channels-last one row at a time, in cache, then packed.
     act = workspace<uint64_t>(0, size_t(n) * hp * wp * pix_words);
-    int32_t* rowsum = workspace<int32_t>(1, size_t(n) * hp * wp * G);
     parallel_for(int64_t(n) * hp, threads, [&](int64_t item) {
       const int64_t img = item / hp, r = item % hp;
       uint64_t* drow = act + (img * hp + r) * wp * pix_words;
-      int32_t* srow = rowsum + (img * hp + r) * wp * G;
+      int32_t* crow = csum + (img * hp + r) * sh.wo * G;
       if (r < s.ph || r >= s.ph + h) {
         std::memset(drow, 0, sizeof(uint64_t) * wp * pix_words);
-        std::memset(srow, 0, sizeof(int32_t) * wp * G);
+        std::memset(crow, 0, sizeof(int32_t) * sh.wo * G);
         return;
       }
+      int32_t* srow = workspace<int32_t>(3, size_t(wp) * G);
       std::memset(drow, 0, sizeof(uint64_t) * s.pw * pix_words);
       std::memset(srow, 0, sizeof(int32_t) * s.pw * G);
       std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
@@ -397,20 +400,29 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       if (isa.pack_activations(src, src_pix_stride, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
                                srow + s.pw * G))
         bad_code.store(true, std::memory_order_relaxed);
+      column_window_sums(srow, s.kw, s.sw, s.dw, G, sh.wo, crow);
     });
     if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
     if (bad_code.load()) throw std::invalid_argument(code_message(A));
-
-    // 2. Window code sums per output pixel and group, separably: kernel rows first, then columns.
-    parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
-      const int64_t img = item / sh.ho, oh = item % sh.ho;
-      window_sums_row(rowsum + (img * hp + oh * s.sh) * wp * G, int64_t(s.dh) * wp * G, s.kh, s.kw, s.sw, s.dw, G,
-                      wp, sh.wo, workspace<int32_t>(3, size_t(wp) * G), qsum + (img * sh.ho + oh) * sh.wo * G);
-    });
     grid_w = wp;
     grid_row_step = int64_t(s.sh) * wp * pix_words * 2;
     grid_col_step = int64_t(s.sw) * pix_words * 2;
     grid_tap_step = 0;
+    csum_row_step = int64_t(s.sh) * sh.wo * G;
+    csum_tap_step = int64_t(s.dh) * sh.wo * G;
+    csum_taps = s.kh;
+  }
+
+  // 2. Window code sums per output pixel: csum_taps rows of column sums each (the strided 1x1
+  // grid already has one row per output row).
+  int32_t* qsum = csum;
+  const int64_t row = int64_t(sh.wo) * G;
+  if (csum_taps > 1 || csum_row_step != row) {
+    qsum = workspace<int32_t>(2, size_t(n) * howo * G);
+    parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
+      const int64_t img = item / sh.ho, oh = item % sh.ho;
+      vertical_sums(csum + img * grid_h * row + oh * csum_row_step, csum_tap_step, csum_taps, row, qsum + item * row);
+    });
   }
 
   // 3. Border corrections: beta * (sum of qw over the taps inside the input), by border class.

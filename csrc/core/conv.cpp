@@ -186,8 +186,8 @@ T* workspace(int slot, size_t count) {
 }
 
 // One packed row's code sums over each output column's kw taps, from the packer's per-pixel sums
-// (out[ow * G + g]); the kernels add kh of these rows per output pixel. A function of plain values,
-// so no store can alias a bound and the loops vectorise.
+// (out[ow * G + g]); vertical_sums then adds kh of these rows per output row. A function of plain
+// values, so no store can alias a bound and the loops vectorise.
 void column_window_sums(const int32_t* __restrict pix, int kw, int sw, int dw, int G, int wo, int32_t* __restrict out) {
   if (G == 1) {
     for (int ow = 0; ow < wo; ++ow) out[ow] = pix[int64_t(ow) * sw];
@@ -217,8 +217,7 @@ void vertical_sums(const int32_t* __restrict rows, int64_t step, int taps, int64
   }
 }
 
-// True if every code of uint8 input row (img, y) is below 2^a_bits, for inputs whose packing does
-// not read every code (the packers check the codes they read).
+// True if every code of uint8 input row (img, y) is below 2^a_bits.
 bool row_codes_fit(const ConvInput& in, int64_t img, int64_t y, int w, int cin, int a_bits) {
   const uint8_t* row = static_cast<const uint8_t*>(in.data) + img * in.stride[0] + y * in.stride[2];
   const int64_t sc = in.stride[1], sx = in.stride[3];
@@ -236,7 +235,8 @@ bool row_codes_fit(const ConvInput& in, int64_t img, int64_t y, int w, int cin, 
   return (seen >> a_bits) == 0;
 }
 
-// Codes of every input row, for the paths that read only some of them.
+// Codes of every input row, for the paths whose packing does not read every code (the packers
+// flag the codes they read).
 void check_all_codes(const ConvInput& in, int n, int h, int w, int cin, int a_bits, int threads,
                      std::atomic<bool>& bad_code) {
   if (in.is_float) return;
@@ -321,8 +321,6 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       isa.pack_activations(src + (first * s.sw - s.pw) * ps, ps * s.sw, last - first, s.cin, G, A, kw64_,
                            drow + first * pix_words, pix_words, qrow + first * G);
     });
-    if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
-    if (bad_code.load()) throw std::invalid_argument(code_message(A));
     grid_row_step = grid_w * pix_words * 2;
     grid_col_step = pix_words * 2;
     grid_tap_step = 0;
@@ -332,6 +330,8 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   } else if (row_windows_) {
     // 1'. Each input row once as zero-padded channels-last codes, then the kernel-row window of
     // every output column gathered from it and packed; rowsum is then each window's code sum.
+    // Windows need not cover every code (stride > kernel width), so codes are checked apart.
+    check_all_codes(in, n, h, w, s.cin, A, threads, bad_code);
     const int64_t win = red_cg_;
     grid_w = sh.wo;
     act = workspace<uint64_t>(0, size_t(n) * hp * grid_w * pix_words);
@@ -347,7 +347,6 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       }
       int64_t ps;
       const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, ps, saw_nan);
-      if (!in.is_float && !row_codes_fit(in, img, r - s.ph, w, s.cin, A)) bad_code.store(true, std::memory_order_relaxed);
       thread_local std::vector<uint8_t> padded, windows;
       padded.assign(size_t(wp) * cg_ + 8, 0);  // + 8: the chunked copy below may read past the end
       if (ps == cg_)
@@ -368,8 +367,6 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
         }
       isa.pack_activations(windows.data(), win, sh.wo, int(win), 1, A, kw64_, drow, pix_words, srow);
     });
-    if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
-    if (bad_code.load()) throw std::invalid_argument(code_message(A));
     grid_row_step = int64_t(s.sh) * grid_w * pix_words * 2;
     grid_col_step = pix_words * 2;
     grid_tap_step = int64_t(s.dh) * grid_w * pix_words * 2;
@@ -402,8 +399,6 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
         bad_code.store(true, std::memory_order_relaxed);
       column_window_sums(srow, s.kw, s.sw, s.dw, G, sh.wo, crow);
     });
-    if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
-    if (bad_code.load()) throw std::invalid_argument(code_message(A));
     grid_w = wp;
     grid_row_step = int64_t(s.sh) * wp * pix_words * 2;
     grid_col_step = int64_t(s.sw) * pix_words * 2;
@@ -412,6 +407,8 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     csum_tap_step = int64_t(s.dh) * sh.wo * G;
     csum_taps = s.kh;
   }
+  if (saw_nan.load()) throw std::invalid_argument(kNanMessage);
+  if (bad_code.load()) throw std::invalid_argument(code_message(A));
 
   // 2. Window code sums per output pixel: csum_taps rows of column sums each (the strided 1x1
   // grid already has one row per output row).

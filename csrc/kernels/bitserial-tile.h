@@ -83,24 +83,24 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
   const int kc = C == 1 ? steps : k.kc;
   for (int st = 0; st < steps; st += kc) {
     for (int c = 0; c < kc; ++c) {
-    const int64_t off = C == 1 ? step_off[c] : step_off[st] + c;
-    R wv[B][NV];
-    for (int i = 0; i < B; ++i)
-      for (int v = 0; v < NV; ++v) wv[i][v] = V::load(w + (i * NV + v) * L);
-    w += B * NV * L;
+      const int64_t off = C == 1 ? step_off[c] : step_off[st] + c;
+      R wv[B][NV];
+      for (int i = 0; i < B; ++i)
+        for (int v = 0; v < NV; ++v) wv[i][v] = V::load(w + (i * NV + v) * L);
+      w += B * NV * L;
 #pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m) {
-      const uint32_t* ap = a_ptr[m] + off;
+      for (int m = 0; m < MR; ++m) {
+        const uint32_t* ap = a_ptr[m] + off;
 #pragma GCC unroll 8
-      for (int j = 0; j < A; ++j) {
-        const R av = V::broadcast(ap + j * ps);
+        for (int j = 0; j < A; ++j) {
+          const R av = V::broadcast(ap + j * ps);
 #pragma GCC unroll 8
-        for (int i = 0; i < B; ++i)
+          for (int i = 0; i < B; ++i)
 #pragma GCC unroll 4
-          for (int v = 0; v < NV; ++v)
-            acc[i + j][m][v] = V::add(acc[i + j][m][v], V::popcount_and(wv[i][v], av));
+            for (int v = 0; v < NV; ++v)
+              acc[i + j][m][v] = V::add(acc[i + j][m][v], V::popcount_and(wv[i][v], av));
+        }
       }
-    }
     }
   }
 
@@ -127,20 +127,20 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
       if (++ow == wo) ow = 0, ++oh;
     }
   }
+  // The value of pixel m, vector v: classes combined, corrections applied.
+  auto result = [&](int m, int v) {
+    R x = acc[C - 1][m][v];
+#pragma GCC unroll 16
+    for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), acc[s][m][v]);
+    x = V::sub(V::shl(x, shift), V::broadcast(&qterm[m]));
+    if (corr[m]) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr[m]) + v * L));
+    return x;
+  };
   if (direct && full && mr == MR && out_kind == bitconv::OUT_INT32) {  // the common case, no guards
 #pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m) {
-      int32_t* dst = static_cast<int32_t*>(out_base) + out_at[m];
+    for (int m = 0; m < MR; ++m)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
-        R x = acc[C - 1][m][v];
-#pragma GCC unroll 16
-        for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), acc[s][m][v]);
-        x = V::sub(V::shl(x, shift), V::broadcast(&qterm[m]));
-        if (corr[m]) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr[m]) + v * L));
-        V::store_i32(dst + v * L, x, L);
-      }
-    }
+      for (int v = 0; v < NV; ++v) V::store_i32(static_cast<int32_t*>(out_base) + out_at[m] + v * L, result(m, v), L);
     return;
   }
   alignas(64) int32_t buf[MR][NV * L];
@@ -152,12 +152,8 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
     for (int v = 0; v < NV; ++v) {
       const int valid = nr - v * L;
       if (valid <= 0) continue;
-      R x = acc[C - 1][m][v];
-#pragma GCC unroll 16
-      for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), acc[s][m][v]);
-      x = V::sub(V::shl(x, shift), V::broadcast(&qterm[m]));
-      if (corr[m]) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr[m]) + v * L));
-      const int n_valid = full ? L : valid < L ? valid : L;
+      const R x = result(m, v);
+      const int n_valid = valid < L ? valid : L;
       if (direct) {
         if (out_kind == bitconv::OUT_INT32)
           V::store_i32(static_cast<int32_t*>(out_base) + out_at[m] + v * L, x, n_valid);

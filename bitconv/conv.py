@@ -5,24 +5,19 @@ choices this package made where the design left them open.
 """
 from __future__ import annotations
 
-import numbers
 from typing import Optional
 
 import numpy as np
 
 from . import _native
+from .plan.core import A_ENCODINGS, W_ENCODINGS, is_int as _is_int
+from .reference.int64 import quantize_activations
 from .weight_levels import default_w_encoding, quantize_weights
 
-
-W_ENCODINGS = ("signed", "odd")
-A_ENCODINGS = ("unsigned", "binary")
+# The tuples' order is the C++ enums' (csrc/core/conv.h): ConvLayer gets their .index().
 _INT32_MAX = 2**31 - 1
 # Largest buffer conv2d will allocate; anything bigger is refused before allocating.
 MAX_BUFFER_BYTES = 1 << 40
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 def _check_int(name: str, v, lo: int, hi: Optional[int] = None) -> int:
@@ -43,6 +38,23 @@ def _pair(name: str, v, lo: int) -> tuple:
     else:
         raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {v!r}")
     return tuple(_check_int(f"{name}[{i}]", x, lo) for i, x in enumerate(v))
+
+
+def _check_w_bits(w_bits, cout: int) -> np.ndarray:
+    """w_bits as one int per output channel, each 1..8 (an int applies to all of them)."""
+    if _is_int(w_bits):
+        return np.full(cout, _check_int("w_bits", w_bits, 1, 8), dtype=np.int64)
+    if isinstance(w_bits, (str, bytes)):
+        raise TypeError(f"w_bits must be an int or a sequence of Cout={cout} ints, got {w_bits!r}")
+    try:
+        seq = list(w_bits)
+    except TypeError:
+        raise TypeError(f"w_bits must be an int or a sequence of Cout={cout} ints, "
+                        f"got {type(w_bits).__name__}") from None
+    if len(seq) != cout:
+        raise ValueError(f"w_bits has {len(seq)} entries but the layer has Cout={cout} output "
+                         f"channels (one entry per output channel expected)")
+    return np.array([_check_int(f"w_bits[{k}]", b, 1, 8) for k, b in enumerate(seq)], dtype=np.int64)
 
 
 def _check_scale(name: str, v, count: Optional[int] = None) -> np.ndarray:
@@ -122,19 +134,7 @@ class ConvPlan:
         if cout % groups:
             raise ValueError(f"groups={groups} must divide the output channels Cout={cout}")
 
-        if _is_int(w_bits):
-            bits = np.full(cout, _check_int("w_bits", w_bits, 1, 8), dtype=np.int64)
-        else:
-            try:
-                seq = list(w_bits)
-            except TypeError:
-                raise TypeError(f"w_bits must be an int or a sequence of Cout={cout} ints, "
-                                f"got {type(w_bits).__name__}") from None
-            if len(seq) != cout:
-                raise ValueError(f"w_bits has {len(seq)} entries but the layer has Cout={cout} output "
-                                 f"channels (one entry per output channel expected)")
-            bits = np.array([_check_int(f"w_bits[{k}]", b, 1, 8) for k, b in enumerate(seq)],
-                            dtype=np.int64)
+        bits = _check_w_bits(w_bits, cout)
         a_bits = _check_int("a_bits", a_bits, 1, 8)
         if w_encoding is None:
             w_encoding = default_w_encoding(bits)
@@ -186,7 +186,7 @@ class ConvPlan:
 
         # The int32 accumulator must not overflow for any input.
         taps = cg * kh * kw
-        max_w = int(np.max(np.where(odd, 2**bits - 1, 2 ** (bits - 1))))
+        max_w = int(-lo.min())  # the largest magnitude in either encoding
         max_v = 1 if a_encoding == "binary" else max(a_zero_point, 2**a_bits - 1 - a_zero_point)
         if taps * max_w * max_v > _INT32_MAX:
             raise ValueError(
@@ -209,16 +209,11 @@ class ConvPlan:
                             f"{type(weight).__name__}{'' if not isinstance(weight, np.ndarray) else ' ' + str(weight.dtype)}")
         if weight.ndim != 4:
             raise ValueError(f"weight must have shape [Cout, Cin/groups, kh, kw], got shape {weight.shape}")
+        if min(weight.shape) < 1:
+            raise ValueError(f"weight must have no empty dimension, got shape {weight.shape}")
         if not np.all(np.isfinite(weight)):
             raise ValueError("weight must be finite (found NaN or Inf)")
-        cout = weight.shape[0]
-        if _is_int(w_bits):
-            bits = np.full(cout, _check_int("w_bits", w_bits, 1, 8))
-        else:
-            seq = list(w_bits)
-            if len(seq) != cout:
-                raise ValueError(f"w_bits has {len(seq)} entries but the layer has Cout={cout} output channels")
-            bits = np.array([_check_int(f"w_bits[{k}]", b, 1, 8) for k, b in enumerate(seq)])
+        bits = _check_w_bits(w_bits, weight.shape[0])
         if w_encoding is None:
             w_encoding = default_w_encoding(bits)
         if w_encoding not in W_ENCODINGS:
@@ -261,11 +256,6 @@ class ConvPlan:
                              f"dilated kernel {eh}x{ew}")
         return (h + 2 * ph - eh) // sh + 1, (w + 2 * pw - ew) // sw + 1
 
-    def macs(self, h: int, w: int, batch: int = 1) -> int:
-        """Multiply-accumulates of one call on a batch x h x w input."""
-        ho, wo = self.output_hw(h, w)
-        return batch * ho * wo * self.cout * (self.cin // self.groups) * self.kernel_size[0] * self.kernel_size[1]
-
     def __repr__(self) -> str:
         if self.mixed:
             vals, counts = np.unique(self.w_bits, return_counts=True)
@@ -285,19 +275,14 @@ class ConvPlan:
 
 # ------------------------------------------------------------------------------------- conv2d
 def quantize(x: np.ndarray, plan: ConvPlan) -> np.ndarray:
-    """float32 activations -> uint8 codes with the plan's quantizer (DESIGN section 2).
+    """float activations -> uint8 codes with the plan's quantizer (DESIGN section 2): the contract's
+    quantize_activations (bitconv.reference.int64), which conv2d's native pass matches bit for bit.
 
-    unsigned: clip(rint(x / a_scale) + a_zero_point, 0, 2^A - 1), the division done in float32 as
-    numpy does for a float32 array and a Python float; binary: 1 where x >= 0. NaN is refused;
-    +-Inf clip to the extreme codes.
+    unsigned: clip(rint(x / a_scale) + a_zero_point, 0, 2^A - 1), x converted to float32 and the
+    division done in float32; binary: 1 where x >= 0. NaN is refused; +-Inf clip to the extreme codes.
     """
-    if np.isnan(x).any():
-        raise ValueError("x contains NaN; it has no quantized code (Inf is allowed and clips)")
-    if plan.a_encoding == "binary":
-        return (x >= 0).astype(np.uint8)
-    q = np.rint(x / np.float32(plan.a_scale))
-    q += plan.a_zero_point
-    return np.clip(q, 0, 2**plan.a_bits - 1).astype(np.uint8)
+    return quantize_activations(x, a_bits=plan.a_bits, a_scale=plan.a_scale, a_zero_point=plan.a_zero_point,
+                                a_encoding=plan.a_encoding)
 
 
 def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "NCHW",
@@ -332,7 +317,7 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
     shape_key = (x.shape, nhwc)
     result_shape = plan._checked_shapes.get(shape_key)
     if result_shape is None:
-        result_shape = _check_shape(x, plan, layout, nhwc)
+        result_shape = _check_shape(x, plan, layout)
         if len(plan._checked_shapes) < 64:
             plan._checked_shapes[shape_key] = result_shape
 
@@ -340,7 +325,7 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
         if x.dtype == np.uint8:
             _check_codes(x, plan)
         codes = x if x.dtype == np.uint8 else quantize(x, plan)
-        return _conv2d_numba(np.ascontiguousarray(codes if nhwc else codes.transpose(0, 2, 3, 1)), plan, out, nhwc)
+        return _conv2d_numba(codes.transpose(0, 3, 1, 2) if nhwc else codes, plan, out, nhwc)
 
     # Any strides: the native pass quantizes (float input), transposes and packs in one go.
     if x.itemsize > 1 and any(st % x.itemsize for st in x.strides):
@@ -351,8 +336,9 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
     return result
 
 
-def _check_shape(x, plan, layout, nhwc):
+def _check_shape(x, plan, layout):
     """Validates x's shape against the plan; returns the result's shape."""
+    nhwc = layout == "NHWC"
     n, c, h, w = (x.shape[0], x.shape[3], x.shape[1], x.shape[2]) if nhwc else x.shape
     if c != plan.cin:
         raise ValueError(f"x has {c} channels (layout {layout}, shape {x.shape}) but the plan expects "
@@ -376,14 +362,16 @@ def _check_shape(x, plan, layout, nhwc):
 def _check_codes(x, plan):
     top = int(x.max())
     if top >= 2**plan.a_bits:
-        raise ValueError(f"x holds uint8 code {top}, but codes must be < 2^a_bits = {2**plan.a_bits}")
+        # The native pass's wording (csrc/core/conv.cpp), plus the code found.
+        raise ValueError(f"x holds a uint8 code >= 2^a_bits = {2**plan.a_bits}; codes must be below it "
+                         f"(found {top})")
 
 
-def _conv2d_numba(codes_nhwc, plan, out, nhwc):
+def _conv2d_numba(codes_nchw, plan, out, nhwc):
     from .reference.int64 import scale_output
     from .reference.numba_bitserial import conv2d_numba
 
-    acc = conv2d_numba(codes_nhwc.transpose(0, 3, 1, 2), plan.qweight, plan.w_bits.tolist(),
+    acc = conv2d_numba(codes_nchw, plan.qweight, plan.w_bits.tolist(),
                        w_encoding=plan.w_encoding, a_bits=plan.a_bits, a_encoding=plan.a_encoding,
                        a_zero_point=plan.a_zero_point, stride=plan.stride, padding=plan.padding,
                        dilation=plan.dilation, groups=plan.groups)

@@ -12,8 +12,6 @@ import numpy as np
 import pytest
 
 bitconv = pytest.importorskip("bitconv")
-if not hasattr(bitconv, "conv2d"):
-    pytest.skip("bitconv was built without its Python API", allow_module_level=True)
 
 ConvPlan = bitconv.ConvPlan
 conv2d = bitconv.conv2d
@@ -69,6 +67,47 @@ def test_channel_mismatch(plan, layout, shape):
         conv2d(np.zeros(shape, np.uint8), plan, layout=layout)
 
 
+def test_shape_check_cache_keys_the_layout(plan):
+    """conv2d validates a shape once per plan; the same shape read in the other layout is checked again."""
+    x = np.zeros((1, 3, 5, 5), np.uint8)
+    conv2d(x, plan)                                        # valid NCHW: cached
+    with pytest.raises(ValueError, match="the plan expects Cin=3"):
+        conv2d(x, plan, layout="NHWC")                     # 5 channels in NHWC
+
+
+@pytest.mark.parametrize("backend", ["native", "numba"])
+def test_codes_out_of_range_message(backend):
+    if backend == "numba":
+        pytest.importorskip("numba")
+    x = np.zeros((1, 3, 5, 5), np.uint8)
+    x[0, 1, 2, 3] = 4
+    with pytest.raises(ValueError, match=r"x holds a uint8 code >= 2\^a_bits = 4; codes must be below it"):
+        conv2d(x, plan_3x3(a_bits=2), backend=backend)
+
+
+@pytest.mark.parametrize("w_bits", [None, 2.5, "4", [2, 2]])
+def test_from_float_w_bits(w_bits):
+    with pytest.raises((TypeError, ValueError), match="w_bits"):
+        ConvPlan.from_float(np.ones((4, 3, 3, 3), np.float32), w_bits=w_bits, a_bits=2, a_scale=1.0)
+
+
+def test_from_float_empty_weight():
+    with pytest.raises(ValueError, match="weight"):
+        ConvPlan.from_float(np.ones((4, 0, 3, 3), np.float32), w_bits=2, a_bits=2, a_scale=1.0)
+
+
+@pytest.mark.parametrize("name,ok", [("scalar", True), ("avx2000", False)])
+def test_force_isa_environment(name, ok):
+    """BITCONV_FORCE_ISA (README) pins the kernels before the first call; an unknown name is refused."""
+    code = "import bitconv; print(bitconv.get_isa())"
+    env = dict(os.environ, BITCONV_FORCE_ISA=name)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if ok:
+        assert r.returncode == 0 and r.stdout.strip() == name, r.stderr
+    else:
+        assert r.returncode != 0 and "ValueError" in r.stderr and name in r.stderr
+
+
 @pytest.mark.parametrize("shape", [(0, 3, 5, 5), (1, 3, 0, 5), (1, 3, 5, 0)])
 def test_empty_x(plan, shape):
     with pytest.raises(ValueError, match=r"\bx\b"):
@@ -101,8 +140,8 @@ def test_codes_out_of_range_nhwc_and_views():
         conv2d(big[:, ::-2, ::-2, ::-2], p)
 
 
-# Each native path checks codes its own way: the packers flag the codes they read, the row-window
-# stem checks each row, and strided 1x1 and depthwise layers (which skip pixels) check the input.
+# Each native path checks codes one of two ways: the packers flag the codes they read, and the
+# paths whose packing may skip codes (strided 1x1, depthwise, row-window stems) check the input.
 CODE_PATHS = {
     "3x3": dict(cin=64, cout=32, k=3, stride=1, padding=1, groups=1),
     "3x3 stride 2 grouped": dict(cin=32, cout=32, k=3, stride=2, padding=1, groups=2),

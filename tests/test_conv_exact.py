@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 
 bitconv = pytest.importorskip("bitconv")
-if not hasattr(bitconv, "conv2d"):
-    pytest.skip("bitconv was built without its Python API", allow_module_level=True)
 
 from bitconv.reference import conv2d_int64, quantize_activations, scale_output, weight_range  # noqa: E402
 from conftest import per_channel_bits, random_codes, random_qweight  # noqa: E402
@@ -434,6 +432,22 @@ def test_float_input(isa, wb, ab, a_enc, zp, a_scale):
     assert np.array_equal(conv2d(x, plan), scale_output(acc, a_scale, w_scale, bias))
 
 
+def test_from_float_rule():
+    """docs/contract.md's from_float rule on hand-made channels: 1 bit takes mean|w| as scale, signed
+    B bits max|w| / (2^(B-1) - 1), odd B bits max|w| / (2^B - 1), and a channel of zeros scale 1."""
+    w = np.zeros((4, 1, 1, 4), np.float32)
+    w[0, 0, 0] = [0.5, -1.5, 1.0, 0.0]       # 1 bit: mean |w| = 0.75, sign with 0 -> +1
+    w[1, 0, 0] = [0.6, -0.3, 0.1, -0.6]      # signed 3 bits: scale 0.6 / 3 = 0.2
+    w[2, 0, 0] = [0.9, -0.3, 0.0, 0.3]       # signed 2 bits: scale 0.9 / 1
+    # channel 3 all zeros: scale 1, weights 0
+    plan = ConvPlan.from_float(w, w_bits=[1, 3, 2, 3], a_bits=2, a_scale=1.0, w_encoding="signed")
+    np.testing.assert_allclose(plan.w_scale, [0.75, 0.2, 0.9, 1.0])
+    assert plan.qweight[:, 0, 0].tolist() == [[1, -1, 1, 1], [3, -2, 0, -3], [1, 0, 0, 0], [0, 0, 0, 0]]
+    odd = ConvPlan.from_float(w[1:2], w_bits=2, a_bits=2, a_scale=1.0, w_encoding="odd")
+    np.testing.assert_allclose(odd.w_scale, [0.2])                # 0.6 / (2^2 - 1)
+    assert odd.qweight[0, 0, 0].tolist() == [3, -1, 1, -3]        # nearest odd levels to 3, -1.5, 0.5, -3
+
+
 def test_from_float_plan(isa):
     rng = np.random.default_rng(13)
     for wb, w_enc in ((1, None), (2, "signed"), (4, "odd"), ([1, 2, 3, 8] * 4, "signed"), (3, "odd")):
@@ -505,6 +519,9 @@ def test_numba_backend(have_numba):
         assert np.array_equal(conv2d(codes, plan, backend="numba"), conv2d(codes, plan)), c
         assert np.array_equal(conv2d(codes.transpose(0, 2, 3, 1), plan, out="int32", layout="NHWC",
                                      backend="numba"), exp.transpose(0, 2, 3, 1)), c
+        if c["a_enc"] == "unsigned":  # float input goes through bitconv.quantize on this backend
+            x = ((codes.astype(np.float32) - c["zp"] + rng.uniform(-0.45, 0.45, codes.shape)) * 0.5).astype(np.float32)
+            assert np.array_equal(conv2d(x, plan, out="int32", backend="numba"), conv2d(x, plan, out="int32")), c
 
 
 # --------------------------------------------------------------------------- seeded random layers
@@ -588,14 +605,16 @@ def test_random_layers(isa):
 
 
 @pytest.mark.parametrize("a_bits,a_encoding,zp", [(4, "unsigned", 3), (8, "unsigned", 128), (1, "binary", 0)])
-def test_public_quantize_matches_reference(a_bits, a_encoding, zp):
-    """bitconv.quantize (the codes conv2d computes from float input) is the contract's quantizer."""
+def test_native_quantizer_matches_public_quantize(isa, a_bits, a_encoding, zp):
+    """The codes conv2d's native pass computes from float input are bitconv.quantize's, ties and +-Inf
+    included: a depthwise 1x1 layer of unit weights returns each code's value v (q - zp, or 2q - 1)."""
     rng = np.random.default_rng(a_bits)
-    plan = bitconv.ConvPlan.from_quantized(np.ones((2, 3, 1, 1), np.int8), 1.0, w_bits=1, a_bits=a_bits,
-                                           a_scale=0.1, a_zero_point=zp, a_encoding=a_encoding)
+    plan = bitconv.ConvPlan.from_quantized(np.ones((3, 1, 1, 1), np.int8), 1.0, w_bits=2, a_bits=a_bits,
+                                           a_scale=0.1, a_zero_point=zp, a_encoding=a_encoding, groups=3)
     x = (rng.standard_normal((2, 3, 5, 7)) * 4).astype(np.float32)
     x.flat[::5] = (np.rint(x.flat[::5] / np.float32(0.1)) + 0.5) * np.float32(0.1)  # exact ties
     x.flat[1], x.flat[2] = np.inf, -np.inf
-    want = quantize_activations(x, a_bits=a_bits, a_scale=0.1, a_zero_point=zp, a_encoding=a_encoding)
-    got = bitconv.quantize(x, plan)
-    assert got.dtype == np.uint8 and np.array_equal(got, want)
+    codes = bitconv.quantize(x, plan)
+    assert codes.dtype == np.uint8
+    v = conv2d(x, plan, out="int32")
+    assert np.array_equal(v, 2 * codes.astype(np.int32) - 1 if a_encoding == "binary" else codes.astype(np.int32) - zp)

@@ -4,6 +4,9 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #include <cstdint>
+#elif defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
 #endif
 
 namespace bitconv {
@@ -38,9 +41,17 @@ CpuFeatures detect() {
   f.avx512_vnni = (c >> 11) & 1;
   f.avx2 = avx && avx2 && fma && bmi1 && bmi2 && f.popcnt && ymm_os;
   f.avx512_vpopcntdq = f.avx2 && zmm_os && avx512f && avx512dq && avx512bw && avx512vl && vpopcntdq;
-  f.avx512_vnni = f.avx512_vnni && f.avx512_vpopcntdq;
+  // Not tied to VPOPCNTDQ: Cascade and Cooper Lake have VNNI without it.
+  f.avx512_vnni = f.avx512_vnni && f.avx2 && zmm_os && avx512f && avx512dq && avx512bw && avx512vl;
+  __cpuid_count(7, 1, a, b, c, d);
+  f.avx_vnni = f.avx2 && ((a >> 4) & 1);
 #elif defined(__aarch64__)
   f.neon = true;  // Advanced SIMD is mandatory on AArch64
+#if defined(__linux__) && defined(HWCAP_ASIMDDP)
+  f.neon_dot = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#elif defined(__APPLE__)
+  f.neon_dot = true;
+#endif
 #endif
   return f;
 }

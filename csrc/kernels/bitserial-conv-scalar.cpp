@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "kernels/microkernel.h"
+#include "kernels/popcount-portable.h"
 
 namespace {
 

@@ -179,6 +179,8 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
 // The kernel: walks the run in tiles of MR pixels.
 template <int B, int A, int MR, int NV>
 void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
+  // RunConsts' window tables and the driver's NCHW channel offsets hold kMaxNR channels.
+  static_assert(V::kMaxNV * V::L <= bitconv::kMaxNR && V::kMaxMR <= bitconv::kMaxMR, "tile exceeds kMaxNR/kMaxMR");
   RunConsts k;
   k.w = b.w;
   k.step_off = b.step_off;

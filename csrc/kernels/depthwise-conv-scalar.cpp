@@ -4,6 +4,7 @@
 
 #include "kernels/depthwise.h"
 #include "kernels/microkernel.h"
+#include "kernels/popcount-portable.h"
 
 namespace {
 

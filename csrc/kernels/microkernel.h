@@ -10,7 +10,7 @@
 //     32-bit word c < kc): step s reads, for each activation plane j (0..A-1), the word at
 //     base + step_off[s] + j * a_plane_stride, i.e. word c of tap t's plane row (step_off[s] =
 //     tap t's offset + c). Bit b of word c is channel 32*c + b of the group.
-//   - a packed weight block (see pack/pack_weights.h): for each (tap t, word c, weight plane i,
+//   - a packed weight block (csrc/pack/pack.h, pack-weights.cpp): for each (tap t, word c, weight plane i,
 //     vector v) one vector of L lanes, lane l being output channel v*L + l of the block:
 //         w[(((t * kc + c) * B + i) * NV + v) * L + l]
 //     Weight planes are the bits of the unsigned offset form u of the weight (qw = mult*u - offset).

@@ -1,6 +1,6 @@
 // Vector traits for scalar: what the generic kernel bodies (bitserial-tile.h, depthwise-row.h) need
 // from an ISA. Included inside an anonymous namespace by each kernel file of this ISA, so every copy
-// is compiled with that file's flags. The including file provides <immintrin.h> / <arm_neon.h>.
+// is compiled with that file's flags. The including file provides kernels/popcount-portable.h.
 #pragma once
 
 struct V {
@@ -13,13 +13,7 @@ struct V {
   static reg zero() { return 0; }
   static reg load(const uint32_t* p) { return *p; }
   static reg broadcast(const uint32_t* p) { return *p; }
-  static reg popcount_and(reg w, reg a) {
-    uint32_t x = w & a;  // portable popcount: baseline x86-64 has no POPCNT instruction
-    x = x - ((x >> 1) & 0x55555555u);
-    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
-    x = (x + (x >> 4)) & 0x0f0f0f0fu;
-    return (x * 0x01010101u) >> 24;
-  }
+  static reg popcount_and(reg w, reg a) { return popcount32_portable(w & a); }
   static reg add(reg a, reg b) { return a + b; }
   static reg sub(reg a, reg b) { return a - b; }
   static reg shl(reg a, int s) { return a << s; }

@@ -1,5 +1,5 @@
 // Activation bit-plane packing with AVX-512BW: 64 codes per load, one VPTESTMB per plane gives the
-// 64-bit plane word directly; VPSADBW sums the codes. Needs -mavx512f -mavx512bw.
+// 64-bit plane word directly; the code sum is the planes' popcounts. Needs -mavx512f -mavx512bw.
 #include <immintrin.h>
 
 #include <cmath>

@@ -18,16 +18,20 @@ bool pack_activations_scalar(const uint8_t* src, int64_t src_pix_stride, int64_t
   for (int64_t x = 0; x < npix; ++x) {
     const uint8_t* s = src + x * src_pix_stride;
     uint64_t* d = dst + x * dst_pix_stride;
-    std::memset(d, 0, sizeof(uint64_t) * size_t(groups) * a_bits * kw64);
     for (int g = 0; g < groups; ++g) {
       const uint8_t* sg = s + int64_t(g) * cg;
       uint64_t* dg = d + int64_t(g) * a_bits * kw64;
       int32_t sum = 0;
-      for (int c = 0; c < cg; ++c) {
-        const unsigned q = sg[c];
-        seen |= q;
-        sum += int32_t(q);
-        for (int j = 0; j < a_bits; ++j) dg[j * kw64 + (c >> 6)] |= uint64_t((q >> j) & 1u) << (c & 63);
+      for (int w = 0; w < kw64; ++w) {  // each 64-channel word built in registers, stored once
+        uint64_t plane[8] = {};
+        const int end = cg - 64 * w < 64 ? cg - 64 * w : 64;
+        for (int c = 0; c < end; ++c) {
+          const unsigned q = sg[64 * w + c];
+          seen |= q;
+          sum += int32_t(q);
+          for (int j = 0; j < a_bits; ++j) plane[j] |= uint64_t((q >> j) & 1u) << c;
+        }
+        for (int j = 0; j < a_bits; ++j) dg[j * kw64 + w] = plane[j];
       }
       rowsum[x * groups + g] = sum;
     }

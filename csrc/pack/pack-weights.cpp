@@ -6,7 +6,6 @@ namespace bitconv {
 WeightPanel pack_weight_panel(const int16_t* qweight, int cg, int taps, const std::vector<int>& channels,
                               int w_bits, int mult, int offset, int kc32, const KernelInfo& kernel) {
   WeightPanel p;
-  p.w_bits = w_bits;
   p.channels = channels;
   p.kernel = kernel;
   const int L = kernel.lanes, NV = kernel.nv, NR = kernel.nr();

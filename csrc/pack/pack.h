@@ -66,7 +66,6 @@ void transpose_out_avx512(const int32_t*, int64_t, int, int64_t, int32_t*, const
 // Layout: blocks of k.nr() channels; block b holds taps x kc32 x w_bits x nv x lanes 32-bit words
 // (see microkernel.h), channels past the end of the list are zero.
 struct WeightPanel {
-  int w_bits = 0;
   std::vector<int> channels;      // output channel (within the layer) of each panel position
   KernelInfo kernel;
   int64_t block_words = 0;        // 32-bit words per block

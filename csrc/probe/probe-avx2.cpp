@@ -1,7 +1,7 @@
 // Probe kernels for AVX2 (no AVX-512 flags, so logic stays VEX-encoded): AND + nibble-lookup
 // popcount (VPSHUFB) on a 2x2 register-blocked tile with byte accumulators folded by VPSADBW every
 // 8 steps, and VPDPBUSD ymm (AVX-VNNI, VEX-encoded, enabled on that one function).
-// Flags: -mavx2 -mpopcnt -mbmi -mbmi2 (CMakeLists.txt); the VNNI function adds target("avxvnni").
+// Flags: -mavx2 -mfma -mpopcnt -mbmi -mbmi2 (CMakeLists.txt); the VNNI function adds target("avxvnni").
 #include <immintrin.h>
 
 #include "probe/probe.h"

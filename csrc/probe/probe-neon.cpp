@@ -1,5 +1,5 @@
 // Probe kernels for AArch64 NEON (compiled only on AArch64, baseline flags): AND + VCNT + VPADAL
-// on a 2x2 register-blocked tile, and SDOT (dot-product extension, enabled on that one function).
+// on a 4x2 register-blocked tile, and SDOT (dot-product extension, enabled on that one function).
 #include <arm_neon.h>
 
 #include "probe/probe.h"

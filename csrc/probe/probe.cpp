@@ -1,6 +1,5 @@
 // Ceiling probe driver: times the per-ISA probe kernels (probe-<isa>.cpp) with steady_clock and
-// holds the portable scalar kernel (64-bit __builtin_popcountll, baseline flags, so no POPCNT
-// instruction on x86-64, exactly like the scalar conv kernels).
+// holds the portable scalar kernel (32-bit words, the scalar conv kernels' bit-trick popcount).
 #include "probe/probe.h"
 
 #include <algorithm>
@@ -8,33 +7,25 @@
 #include <stdexcept>
 
 #include "dispatch/cpu_features.h"
-
-#if defined(__x86_64__) || defined(_M_X64)
-#include <cpuid.h>
-#endif
-#if defined(__aarch64__) && defined(__linux__)
-#include <asm/hwcap.h>
-#include <sys/auxv.h>
-#endif
+#include "kernels/popcount-portable.h"
 
 namespace bitconv {
 namespace probe_kernels {
 
-// One iteration: 4 products x 64 binary MACs.
-const double kBinaryScalarPerIter = 4.0 * 64.0;
+// One iteration: 4 products x 32 binary MACs.
+const double kBinaryScalarPerIter = 4.0 * 32.0;
 
 uint64_t binary_scalar(uint64_t iters) {
-  uint64_t a0 = 0x5555555555555555ull, a1 = 0x0f0f0f0f0f0f0f0full;
-  uint64_t w0 = 0x7777777777777777ull, w1 = 0x0123456789abcdefull;
-  uint64_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+  uint32_t a0 = 0x55555555u, a1 = 0x0f0f0f0fu, w0 = 0x77777777u, w1 = 0x89abcdefu;
+  uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
   for (uint64_t it = 0; it < iters; ++it) {
     __asm__ volatile("" : "+r"(a0), "+r"(a1), "+r"(w0), "+r"(w1));
-    c0 += uint64_t(__builtin_popcountll(a0 & w0));
-    c1 += uint64_t(__builtin_popcountll(a0 & w1));
-    c2 += uint64_t(__builtin_popcountll(a1 & w0));
-    c3 += uint64_t(__builtin_popcountll(a1 & w1));
+    c0 += popcount32_portable(a0 & w0);
+    c1 += popcount32_portable(a0 & w1);
+    c2 += popcount32_portable(a1 & w0);
+    c3 += popcount32_portable(a1 & w1);
   }
-  return c0 + c1 + c2 + c3;
+  return uint64_t(c0) + c1 + c2 + c3;
 }
 
 }  // namespace probe_kernels
@@ -94,28 +85,6 @@ uint64_t add_chain(uint64_t iters) {
   return x;
 }
 
-bool cpu_has_avxvnni() {
-#if defined(__x86_64__) || defined(_M_X64)
-  if (!cpu_features().avx2) return false;
-  if (__get_cpuid_max(0, nullptr) < 7) return false;
-  unsigned a, b, c, d;
-  __cpuid_count(7, 1, a, b, c, d);
-  return (a >> 4) & 1;
-#else
-  return false;
-#endif
-}
-
-bool cpu_has_neon_dot() {
-#if defined(__aarch64__) && defined(__linux__) && defined(HWCAP_ASIMDDP)
-  return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
-#elif defined(__aarch64__) && defined(__APPLE__)
-  return true;
-#else
-  return false;
-#endif
-}
-
 }  // namespace
 
 ProbeResult run_probe(const std::string& isa, double seconds) {
@@ -129,7 +98,7 @@ ProbeResult run_probe(const std::string& isa, double seconds) {
   if (isa == "scalar") {
     bin = &probe_kernels::binary_scalar;
     bin_per_iter = probe_kernels::kBinaryScalarPerIter;
-    r.binary_kernel = "and+popcount(portable)+add 64-bit, 2x2 tile";
+    r.binary_kernel = "and+popcount(bit tricks)+add 32-bit, 2x2 tile";
   }
 #if defined(BITCONV_BUILD_AVX2)
   else if (isa == "avx2") {
@@ -169,23 +138,20 @@ ProbeResult run_probe(const std::string& isa, double seconds) {
   }
 #endif
 #if defined(BITCONV_BUILD_AVX2)
-  if (!i8 && cpu_has_avxvnni()) {
+  if (!i8 && f.avx_vnni) {
     i8 = &probe_kernels::int8_avxvnni;
     i8_per_iter = probe_kernels::kInt8AvxVnniPerIter;
     r.int8_instruction = "vpdpbusd ymm (avx-vnni)";
   }
 #endif
 #if defined(BITCONV_BUILD_NEON)
-  if (!i8 && cpu_has_neon_dot()) {
+  if (!i8 && f.neon_dot) {
     i8 = &probe_kernels::int8_neon_dot;
     i8_per_iter = probe_kernels::kInt8NeonDotPerIter;
     r.int8_instruction = "sdot q";
   }
 #endif
   if (i8) r.int8_macs_per_second = measure(i8, i8_per_iter, seconds);
-  (void)cpu_has_avxvnni;
-  (void)cpu_has_neon_dot;
-  (void)f;
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__aarch64__)
   r.cycles_per_second = measure(&add_chain, kAddsPerIter, std::max(0.02, seconds / 2));

@@ -87,9 +87,7 @@ PYBIND11_MODULE(_native, m) {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
-    } catch (const std::invalid_argument& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
-    } catch (const std::length_error& e) {
+    } catch (const std::length_error& e) {  // std::invalid_argument is pybind11's ValueError already
       PyErr_SetString(PyExc_MemoryError, e.what());
     }
   });

@@ -51,6 +51,7 @@ uint64_t binary_avx2(uint64_t iters) {
   return hsum64(_mm256_add_epi64(s0, s1));
 }
 
+#if defined(BITCONV_PROBE_AVXVNNI)
 // One iteration: 12 x VPDPBUSD ymm = 12 * 32 uint8 x int8 MACs.
 const double kInt8AvxVnniPerIter = 12.0 * 32.0;
 
@@ -83,6 +84,7 @@ __attribute__((target("avxvnni"))) uint64_t int8_avxvnni(uint64_t iters) {
   return hsum64(_mm256_cvtepu32_epi64(_mm256_castsi256_si128(s))) +
          hsum64(_mm256_cvtepu32_epi64(_mm256_extracti128_si256(s, 1)));
 }
+#endif
 
 }  // namespace probe_kernels
 }  // namespace bitconv

@@ -137,7 +137,7 @@ ProbeResult run_probe(const std::string& isa, double seconds) {
     r.int8_instruction = "vpdpbusd zmm";
   }
 #endif
-#if defined(BITCONV_BUILD_AVX2)
+#if defined(BITCONV_BUILD_AVX2) && defined(BITCONV_PROBE_AVXVNNI)
   if (!i8 && f.avx_vnni) {
     i8 = &probe_kernels::int8_avxvnni;
     i8_per_iter = probe_kernels::kInt8AvxVnniPerIter;

@@ -32,8 +32,12 @@ uint64_t binary_avx512(uint64_t iters);
 extern const double kBinaryAvx512PerIter;
 uint64_t int8_avx512vnni(uint64_t iters);   // vpdpbusd zmm, needs AVX512-VNNI
 extern const double kInt8Avx512VnniPerIter;
+// target("avxvnni") and its intrinsic need GCC 11 or Clang 12; older compilers skip this probe.
+#if defined(__clang__) ? __clang_major__ >= 12 : (defined(__GNUC__) && __GNUC__ >= 11)
+#define BITCONV_PROBE_AVXVNNI 1
 uint64_t int8_avxvnni(uint64_t iters);      // vpdpbusd ymm (VEX), needs AVX-VNNI
 extern const double kInt8AvxVnniPerIter;
+#endif
 uint64_t binary_neon(uint64_t iters);
 extern const double kBinaryNeonPerIter;
 uint64_t int8_neon_dot(uint64_t iters);     // sdot, needs the dot-product extension

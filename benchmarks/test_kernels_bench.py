@@ -4,14 +4,12 @@ activation packing included). Every case is first checked against the int64 refe
     python -m pytest benchmarks/ --benchmark-columns=median,iqr,rounds           # full
     BITCONV_BENCH_QUICK=1 python -m pytest benchmarks/ -q --benchmark-disable    # CI smoke run
 """
-import numpy as np
 import pytest
 
 bitconv = pytest.importorskip("bitconv")
-from bitconv.bench.harness import make_case, make_plan  # noqa: E402
+from bitconv.bench.harness import check_against_reference, make_case, make_plan  # noqa: E402
 from bitconv.bench.plans import LayerBits  # noqa: E402
 from bitconv.bench.suites import load_suite  # noqa: E402
-from bitconv.reference.int64 import conv2d_int64  # noqa: E402
 
 from conftest import QUICK  # noqa: E402
 
@@ -36,27 +34,24 @@ def isa(request):
     bitconv.set_isa("auto")  # back to the default choice (BITCONV_FORCE_ISA if set), not a pinned ISA
 
 
-def _case(suite, name, w, a):
-    layer = load_suite(suite).layer(name)
+def _case(layer, w, a):
     case = make_case(layer, LayerBits(w, a), batch=1, threads=1, seed=0)
-    return layer, case, make_plan(case)
+    return case, make_plan(case)
 
 
 @pytest.mark.parametrize("w,a", BITS, ids=[f"w{w}a{a}" for w, a in BITS])
 @pytest.mark.parametrize("suite,name", SHAPES, ids=[f"{s}:{n}" for s, n in SHAPES])
 def test_conv2d(benchmark, isa, suite, name, w, a):
-    if isa == "scalar" and not QUICK and (w * a > 4 or load_suite(suite).layer(name).macs() > 60e6):
+    layer = load_suite(suite).layer(name)
+    if isa == "scalar" and not QUICK and (w * a > 4 or layer.macs() > 60e6):
         pytest.skip("scalar path: only small cases")
-    layer, case, plan = _case(suite, name, w, a)
+    case, plan = _case(layer, w, a)
     x = case.codes_nhwc
 
     def run():
         return bitconv.conv2d(x, plan, out="int32", layout="NHWC", threads=1)
 
-    got = run().transpose(0, 3, 1, 2)
-    ref = conv2d_int64(case.codes_nchw, plan.qweight, a_encoding=plan.a_encoding, a_zero_point=plan.a_zero_point,
-                       stride=plan.stride, padding=plan.padding, dilation=plan.dilation, groups=plan.groups)
-    np.testing.assert_array_equal(got, ref)
+    check_against_reference(case, plan, run(), corrupt=False)   # raises WrongResult on any difference
     benchmark.group = f"{suite}:{name} w{w}a{a}"
     benchmark.extra_info.update(isa=isa, macs=layer.macs(), w_bits=w, a_bits=a)
     benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)
@@ -65,7 +60,8 @@ def test_conv2d(benchmark, isa, suite, name, w, a):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_conv2d_threads(benchmark, threads):
     """The same layer on 1 and 2 threads with the default ISA."""
-    layer, case, plan = _case("resnet18", "layer3.1.conv1" if not QUICK else "layer4.1.conv2", 2, 2)
+    layer = load_suite("resnet18").layer("layer3.1.conv1" if not QUICK else "layer4.1.conv2")
+    case, plan = _case(layer, 2, 2)
     x = case.codes_nhwc
     benchmark.group = f"threads {layer.name} w2a2"
     benchmark.pedantic(lambda: bitconv.conv2d(x, plan, out="int32", layout="NHWC", threads=threads),
@@ -75,8 +71,7 @@ def test_conv2d_threads(benchmark, threads):
 @pytest.mark.parametrize("w,a", [(2, 2)] if QUICK else [(1, 1), (2, 2), (4, 4)])
 def test_plan_build(benchmark, w, a):
     """Plan construction (weight packing) on a big layer."""
-    layer = load_suite("resnet18").layer("layer4.1.conv2")
-    case = make_case(layer, LayerBits(w, a), batch=1, threads=1, seed=0)
+    case = make_case(load_suite("resnet18").layer("layer4.1.conv2"), LayerBits(w, a), batch=1, threads=1, seed=0)
     benchmark.pedantic(lambda: make_plan(case), rounds=max(3, ROUNDS // 4), iterations=1)
 
 

@@ -35,6 +35,14 @@ def run_json(tmp_path, *extra):
     return json.loads(out.read_text())
 
 
+def check_efficiency(res, row, w_bits, a_bits):
+    """eff% = 100 x achieved MACs/s / ceiling; ceiling = probe binary rate / (w x a) x cores used."""
+    cores = min(res["machine"]["threads"], res["machine"]["hardware_threads"])
+    ceiling = res["probe"]["binary_macs_per_second"] / (w_bits * a_bits) * cores
+    assert row["ceiling_macs_per_s"] == pytest.approx(ceiling)
+    assert row["efficiency_pct"] == pytest.approx(100 * row["macs"] / row["bitconv"]["median_s"] / ceiling)
+
+
 # ------------------------------------------------------------------------------------- suites
 @pytest.mark.parametrize("name,count,mmacs", [("resnet18", 20, 1813.56), ("resnet20", 19, 40.55),
                                               ("vgg-small", 6, 607.52), ("mobilenetv2", 52, 299.49)])
@@ -79,6 +87,7 @@ def test_bench_json_and_csv(tmp_path, capsys):
     res = run_json(tmp_path, "--bits", "2x2", "--comparators", "numpy,ort-int8", "--csv", str(out_csv))
     printed = capsys.readouterr().out
     assert "layer1.0.conv1" in printed and "TOTAL" in printed
+    assert re.search(rf"\(probe {bitconv.get_isa()}, [0-9.]+ s, (measured now|cached)", printed)
     assert res["format"] == "bitconv-bench-result" and res["suite"] == "resnet20"
     assert [r["name"] for r in res["layers"]] == ["layer1.0.conv1", "layer3.0.conv1"]
     m = res["machine"]
@@ -90,10 +99,15 @@ def test_bench_json_and_csv(tmp_path, capsys):
         assert r["checked"] is True and r["bits"] == "2x2" and r["marked"] == ""
         b = r["bitconv"]
         assert b["n"] == 2 and 0 < b["min_s"] <= b["median_s"] <= b["max_s"]
-        assert b["gops"] > 0 and r["efficiency_pct"] > 0
+        assert b["gops"] == pytest.approx(2 * r["macs"] / b["median_s"] / 1e9)
+        check_efficiency(res, r, 2, 2)
         assert r["macs"] == load_suite("resnet20").layer(r["name"]).macs()
         assert r["comparators"]["numpy"]["speedup"] > 0
-    assert res["total"]["macs"] == sum(r["macs"] for r in res["layers"])
+    t = res["total"]
+    assert t["macs"] == sum(r["macs"] for r in res["layers"])
+    # Total efficiency: all the layers' bit operations over the total time, at the 1-core ceiling.
+    bitops = sum(r["macs"] * 2 * 2 for r in res["layers"])
+    assert t["efficiency_pct"] == pytest.approx(100 * bitops / t["median_s"] / res["probe"]["binary_macs_per_second"])
     assert res["total"]["comparators"]["numpy"]["complete"] is True
     rows = list(csv.DictReader(out_csv.open()))
     assert [r["layer"] for r in rows] == ["layer1.0.conv1", "layer3.0.conv1", "TOTAL"]
@@ -104,18 +118,27 @@ def test_bench_json_and_csv(tmp_path, capsys):
 def test_bench_corrupt_hook_env_fails_loudly(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("BITCONV_BENCH_CORRUPT", "layer3.0.conv1")
     rc = main(["bench", *TINY, "--bits", "2x2", "--comparators", "none"])
-    assert rc != 0
+    assert rc == 3
     err = capsys.readouterr().err
     assert "layer3.0.conv1" in err and "WRONG RESULT" in err
 
 
 def test_bench_corrupt_hook_argument():
-    from bitconv.bench import BenchError, Options, run_bench
+    from bitconv.bench import Options, WrongResult, run_bench
 
     opts = Options(suite="resnet20", layers="layer1.0.conv1", bits="1x1", repeat=1, warmup=0, threads=1,
                    comparators="none", corrupt=["layer1.0.conv1"], progress=False)
-    with pytest.raises(BenchError, match="layer1.0.conv1"):
+    with pytest.raises(WrongResult, match="layer1.0.conv1"):
         run_bench(opts)
+
+
+def test_bench_corrupt_sweep_layer_exits_3(monkeypatch, capsys):
+    """The sweep checks its layer too: corrupting only the sweep layer still fails with status 3."""
+    monkeypatch.setenv("BITCONV_BENCH_CORRUPT", "layer3.0.conv2")
+    rc = main(["bench", *TINY, "--layers", "layer1.0.conv1", "--bits", "2x2", "--comparators", "none", "--sweep",
+               "--sweep-layer", "layer3.0.conv2"])
+    assert rc == 3
+    assert "layer3.0.conv2" in capsys.readouterr().err
 
 
 def test_missing_comparators_are_skipped(tmp_path, monkeypatch, capsys):
@@ -143,7 +166,8 @@ def test_plan_file_kernelwise_and_marked(tmp_path):
     res = run_json(tmp_path, "--plan", str(path), "--comparators", "none")
     rows = {r["name"]: r for r in res["layers"]}
     assert rows["layer1.0.conv1"]["w_bits_avg"] == 2.0 and rows["layer1.0.conv1"]["a_bits"] == 2
-    assert rows["layer1.0.conv1"]["efficiency_pct"] > 0 and not rows["layer1.0.conv1"]["marked"]
+    assert not rows["layer1.0.conv1"]["marked"]
+    check_efficiency(res, rows["layer1.0.conv1"], 2.0, 2)     # w_bits: channel average of {1, 3}
     assert rows["layer3.0.conv1"]["marked"] and rows["layer3.0.conv1"]["bits"].endswith("*")
 
 
@@ -248,8 +272,83 @@ def test_probe_every_isa_and_cache(tmp_path):
     probe._PROCESS_CACHE.clear()
     again = get_probe("", 0.01)
     assert again["cached"] == "file" and again["binary_macs_per_second"] == first["binary_macs_per_second"]
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="no probe kernel for ISA 'nosuch'"):
         _native.run_probe("nosuch", 0.01)
+
+
+def test_probe_cache_shorter_than_asked_is_not_reused():
+    """The autouse fixture gives this test its own cache dir and an empty process cache."""
+    from bitconv import _native
+    from bitconv.bench import probe
+
+    short = probe.get_probe("", 0.01)
+    assert short["cached"] is False and short["probe_seconds"] == 0.01
+    longer = probe.get_probe("", 0.05)            # the 0.01 s probe in the process cache is too short
+    assert longer["cached"] is False and longer["probe_seconds"] == 0.05
+    assert probe.get_probe("", 0.01)["cached"] == "process"   # a longer one answers a shorter request
+    probe._PROCESS_CACHE.clear()
+    assert probe.get_probe("", 0.05)["cached"] == "file"
+    probe._PROCESS_CACHE.clear()
+    assert probe.get_probe("", 0.01, refresh=True)["cached"] is False   # `bitconv probe` overwrites the file
+    probe._PROCESS_CACHE.clear()
+    again = probe.get_probe("", 0.05)             # the file's 0.01 s probe is too short as well
+    assert again["cached"] is False and again["probe_seconds"] == 0.05
+    # A rebuilt extension has a new mtime, hence a new key.
+    assert str(os.stat(_native.__file__).st_mtime_ns) in probe._cache_key(bitconv.get_isa())
+
+
+def test_probe_cache_drops_earlier_builds(tmp_path):
+    """A rebuilt extension has a new cache key; the old build's entry (same machine and ISA) is dropped,
+    other ISAs' entries are kept."""
+    from bitconv.bench import probe
+
+    key = probe._cache_key("avx2")
+    parts = key.split("|")
+    old_build = "|".join(parts[:4] + ["1"] + parts[5:])
+    other_isa = "|".join(parts[:4] + ["1", "scalar"])
+    entry = {"binary_macs_per_second": 1.0, "probe_seconds": 1.0}
+    probe._write_file_cache(old_build, entry)
+    probe._write_file_cache(other_isa, entry)
+    probe._write_file_cache(key, dict(entry, binary_macs_per_second=2.0))
+    assert set(probe._read_file_cache()) == {key, other_isa}
+
+
+def test_probe_source_in_header():
+    from bitconv.bench.report import probe_source
+
+    when = "2025-01-02T03:04:05+00:00"
+    p = {"isa": "avx512", "probe_seconds": 0.2, "measured_at": when}
+    assert probe_source(dict(p, cached=False)) == "probe avx512, 0.2 s, measured now"
+    assert probe_source(dict(p, cached="file")) == f"probe avx512, 0.2 s, cached in file, measured {when}"
+
+
+def test_numpy_thread_limit_is_outside_the_timed_call(monkeypatch):
+    """threadpoolctl's set-up is not timed: the comparator returns it from limits(), run() does not enter it."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from bitconv.bench.harness import make_case
+
+    entered = []
+
+    class Limits:
+        def __init__(self, **kw):
+            entered.append(kw)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", Limits)
+    case = make_case(load_suite("resnet20").layer("layer1.0.conv1"), LayerBits(1, 1), batch=1, threads=1, seed=0)
+    run = C.NumpyFp32().prepare(case)
+    run()
+    assert entered == []
+    with C.NumpyFp32().limits(case):
+        pass
+    assert entered == [{"limits": 1, "user_api": "blas"}]
+    with C.OrtInt8().limits(case):   # the default: nothing to set up
+        pass
 
 
 def test_python_m_bench_help():

@@ -4,9 +4,9 @@ import importlib
 
 # Loaded on first use: building the `bitconv` command line (e.g. for `bitconv plan ...`) must not
 # import the harness.
-_EXPORTS = {"run_bench": "harness", "Options": "harness", "BenchError": "harness", "get_probe": "probe",
-            "ceiling_table": "probe", "bitserial_ceiling": "probe", "load_suite": "suites", "Layer": "suites",
-            "SUITES": "suites"}
+_EXPORTS = {"run_bench": "harness", "Options": "harness", "BenchError": "harness", "WrongResult": "harness",
+            "get_probe": "probe", "ceiling_table": "probe", "bitserial_ceiling": "probe", "load_suite": "suites",
+            "Layer": "suites", "SUITES": "suites"}
 
 __all__ = list(_EXPORTS)
 

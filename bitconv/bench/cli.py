@@ -63,7 +63,7 @@ def add_parsers(sub):
 
 def bench_main(args) -> int:
     from . import report
-    from .harness import BenchError, Options, run_bench
+    from .harness import BenchError, Options, WrongResult, run_bench
 
     opts = Options(suite=args.suite, plan=args.plan, bits=args.bits, threads=args.threads, batch=args.batch,
                    repeat=args.repeat, warmup=args.warmup, layers=args.layers, comparators=args.comparators,
@@ -73,7 +73,7 @@ def bench_main(args) -> int:
         res = run_bench(opts)
     except BenchError as e:
         print(f"bitconv bench: error: {e}", file=sys.stderr)
-        return EXIT_WRONG if "WRONG RESULT" in str(e) else EXIT_USAGE
+        return EXIT_WRONG if isinstance(e, WrongResult) else EXIT_USAGE
     print(report.format_table(res))
     if args.json:
         report.write_json(res, args.json)

@@ -6,6 +6,7 @@ returns the callable to time, or raises SkipLayer for one layer.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 from typing import Callable, Dict, List, Optional
 
@@ -39,11 +40,23 @@ class Case:
         self.x_float = np.ascontiguousarray(v, dtype=np.float32)   # activation values, NCHW
         self.w_float = qweight.astype(np.float32)
 
+    @property
+    def out_shape(self) -> List[int]:
+        """[N, Cout, Ho, Wo] of the layer's output."""
+        return [self.batch, self.layer.cout, self.layer.ho, self.layer.wo]
+
+    @property
+    def int8_zero_point(self) -> int:
+        """Zero point of the uint8 codes fed to the int8 comparators: binary codes {0, 1} stand for
+        -1/+1, which no zero point expresses, so they get 0 (the timing is what matters there)."""
+        return self.a_zero_point if self.a_encoding == "unsigned" else 0
+
     def acc_bound(self) -> float:
         """A bound on |acc|, for the int8 comparators' output scale."""
         lay = self.layer
         amax = max(1, 2 ** self.a_bits - 1)
-        wmax = max(1, int(np.abs(self.qweight).max()))
+        # int16 first: np.abs of int8 -128 wraps to -128.
+        wmax = max(1, int(np.abs(self.qweight.astype(np.int16)).max()))
         return float(lay.cin // lay.groups * lay.kh * lay.kw * amax * wmax)
 
 
@@ -63,6 +76,11 @@ class Comparator:
 
     def prepare(self, case: Case) -> Callable[[], object]:
         raise NotImplementedError
+
+    def limits(self, case: Case):
+        """Context manager the harness holds around warm-up and timed calls (e.g. a thread limit
+        whose set-up must not be timed)."""
+        return contextlib.nullcontext()
 
 
 def _missing(*modules) -> Optional[str]:
@@ -92,29 +110,25 @@ class NumpyFp32(Comparator):
         x = case.x_float
         s, p = lay.stride, lay.padding
         ho, wo = lay.ho, lay.wo
-        limiter = _blas_limiter(case.threads)
 
         def run():
-            with limiter():
-                xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
-                win = np.lib.stride_tricks.sliding_window_view(xp, (lay.kh, lay.kw), axis=(2, 3))
-                win = win[:, :, : (ho - 1) * s + 1 : s, : (wo - 1) * s + 1 : s]   # [N, C, Ho, Wo, kh, kw]
-                cols = win.reshape(n, g, cg, ho, wo, lay.kh, lay.kw).transpose(0, 1, 2, 5, 6, 3, 4)
-                cols = np.ascontiguousarray(cols).reshape(n, g, k, ho * wo)       # im2col
-                return np.matmul(wmat, cols).reshape(n, lay.cout, ho, wo)
+            xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
+            win = np.lib.stride_tricks.sliding_window_view(xp, (lay.kh, lay.kw), axis=(2, 3))
+            win = win[:, :, : (ho - 1) * s + 1 : s, : (wo - 1) * s + 1 : s]   # [N, C, Ho, Wo, kh, kw]
+            cols = win.reshape(n, g, cg, ho, wo, lay.kh, lay.kw).transpose(0, 1, 2, 5, 6, 3, 4)
+            cols = np.ascontiguousarray(cols).reshape(n, g, k, ho * wo)       # im2col
+            return np.matmul(wmat, cols).reshape(n, lay.cout, ho, wo)
 
         return run
 
-
-def _blas_limiter(threads):
-    """Context manager limiting numpy's BLAS threads (threadpoolctl), or a no-op without it."""
-    import contextlib
-
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext
-    return lambda: threadpool_limits(limits=threads, user_api="blas")
+    def limits(self, case):
+        # Entering threadpool_limits costs a fraction of a millisecond (it walks the loaded
+        # libraries): set once around all the calls, not in each timed one.
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return contextlib.nullcontext()
+        return threadpool_limits(limits=case.threads, user_api="blas")
 
 
 # ------------------------------------------------------------------------------------ onnxruntime
@@ -135,6 +149,25 @@ def _conv_attrs(lay):
                 dilations=[1, 1], group=lay.groups)
 
 
+def _ort_conv(case, op, x, elem_type, initializers):
+    """A one-node model `op(x, *initializers) -> y` for the case's layer, in a session with its
+    threads; returns the call to time. The initializers come in the op's input order after x, and
+    y has x's element type."""
+    from onnx import helper
+
+    node = helper.make_node(op, ["x"] + [t.name for t in initializers], ["y"], **_conv_attrs(case.layer))
+    graph = helper.make_graph(
+        [node], op.lower(),
+        [helper.make_tensor_value_info("x", elem_type, list(x.shape))],
+        [helper.make_tensor_value_info("y", elem_type, case.out_shape)],
+        initializer=initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    sess = _ort_session(model, case.threads)
+    feed = {"x": x}
+    return lambda: sess.run(None, feed)
+
+
 class _Ort(Comparator):
     def unavailable(self):
         return _missing("onnxruntime", "onnx")
@@ -152,22 +185,9 @@ class OrtFp32(_Ort):
     kind = "fp32"
 
     def prepare(self, case):
-        from onnx import TensorProto, helper, numpy_helper
+        from onnx import TensorProto, numpy_helper
 
-        lay = case.layer
-        x = case.x_float
-        y_shape = [case.batch, lay.cout, lay.ho, lay.wo]
-        node = helper.make_node("Conv", ["x", "w"], ["y"], **_conv_attrs(lay))
-        graph = helper.make_graph(
-            [node], "conv",
-            [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
-            [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)],
-            initializer=[numpy_helper.from_array(case.w_float, "w")])
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-        model.ir_version = 8
-        sess = _ort_session(model, case.threads)
-        feed = {"x": x}
-        return lambda: sess.run(None, feed)
+        return _ort_conv(case, "Conv", case.x_float, TensorProto.FLOAT, [numpy_helper.from_array(case.w_float, "w")])
 
 
 class OrtInt8(_Ort):
@@ -176,35 +196,20 @@ class OrtInt8(_Ort):
     kind = "int8"
 
     def prepare(self, case):
-        from onnx import TensorProto, helper, numpy_helper
+        from onnx import TensorProto, numpy_helper
 
-        lay = case.layer
-        if np.abs(case.qweight).max() > 127:
-            raise SkipLayer("weights do not fit int8")
-        x = np.ascontiguousarray(case.codes_nchw)
-        zp = case.a_zero_point if case.a_encoding == "unsigned" else 0
+        cout = case.layer.cout
         y_scale = max(1.0, case.acc_bound() / 127.0)
-        inits = [
+        inits = [   # QLinearConv's inputs after x, in order
             numpy_helper.from_array(np.array(1.0, np.float32), "x_scale"),
-            numpy_helper.from_array(np.array(zp, np.uint8), "x_zp"),
+            numpy_helper.from_array(np.array(case.int8_zero_point, np.uint8), "x_zp"),
             numpy_helper.from_array(case.qweight.astype(np.int8), "w"),
-            numpy_helper.from_array(np.ones(lay.cout, np.float32), "w_scale"),
-            numpy_helper.from_array(np.zeros(lay.cout, np.int8), "w_zp"),
+            numpy_helper.from_array(np.ones(cout, np.float32), "w_scale"),
+            numpy_helper.from_array(np.zeros(cout, np.int8), "w_zp"),
             numpy_helper.from_array(np.array(y_scale, np.float32), "y_scale"),
             numpy_helper.from_array(np.array(0, np.uint8), "y_zp"),
         ]
-        node = helper.make_node("QLinearConv", ["x", "x_scale", "x_zp", "w", "w_scale", "w_zp", "y_scale", "y_zp"],
-                                ["y"], **_conv_attrs(lay))
-        graph = helper.make_graph(
-            [node], "qconv",
-            [helper.make_tensor_value_info("x", TensorProto.UINT8, list(x.shape))],
-            [helper.make_tensor_value_info("y", TensorProto.UINT8, [case.batch, lay.cout, lay.ho, lay.wo])],
-            initializer=inits)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-        model.ir_version = 8
-        sess = _ort_session(model, case.threads)
-        feed = {"x": x}
-        return lambda: sess.run(None, feed)
+        return _ort_conv(case, "QLinearConv", np.ascontiguousarray(case.codes_nchw), TensorProto.UINT8, inits)
 
 
 # ---------------------------------------------------------------------------------------- torch
@@ -266,12 +271,10 @@ class TorchInt8(_Torch):
         import torch.ao.nn.quantized as nnq
 
         lay = case.layer
-        if np.abs(case.qweight).max() > 127:
-            raise SkipLayer("weights do not fit int8")
         engines = torch.backends.quantized.supported_engines
         torch.backends.quantized.engine = "x86" if "x86" in engines else "fbgemm"
         torch.set_num_threads(case.threads)
-        zp = case.a_zero_point if case.a_encoding == "unsigned" else 0
+        zp = case.int8_zero_point
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m = nnq.Conv2d(lay.cin, lay.cout, (lay.kh, lay.kw), stride=lay.stride, padding=lay.padding,
@@ -336,11 +339,12 @@ class NumbaRef(Comparator):
 
 REGISTRY: Dict[str, Comparator] = {c.name: c for c in
                                    (NumpyFp32(), OrtFp32(), OrtInt8(), TorchFp32(), TorchInt8(), NumbaRef())}
-DEFAULT = ["numpy", "ort-fp32", "ort-int8", "torch-fp32", "torch-int8", "numba"]
+DEFAULT = list(REGISTRY)
 
 
 def resolve(spec: Optional[str]) -> List[Comparator]:
-    """Comparators named in a comma-separated list ("all", "none" or "" = default list)."""
+    """Comparators named in a comma-separated list; None, "", "default" or "all" = the default list,
+    "none" = no comparator."""
     if spec is None or spec.strip() in ("", "default", "all"):
         names = list(DEFAULT)
     elif spec.strip() == "none":

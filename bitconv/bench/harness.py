@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
-import sys
 from typing import Dict, List
 
 import numpy as np
@@ -22,6 +21,10 @@ CORRUPT_ENV = "BITCONV_BENCH_CORRUPT"
 
 class BenchError(RuntimeError):
     """The run must stop (a wrong result, a bad option): message for the user, non-zero exit."""
+
+
+class WrongResult(BenchError):
+    """A bitconv result disagreed with the int64 reference (`bitconv bench` exits with status 3)."""
 
 
 class Options:
@@ -121,7 +124,7 @@ def make_plan(case: C.Case):
 
 
 def check_against_reference(case: C.Case, plan, got_nhwc: np.ndarray, corrupt: bool) -> None:
-    """The first bitconv result of a layer against the int64 reference; BenchError on any mismatch."""
+    """The first bitconv result of a layer against the int64 reference; WrongResult on any mismatch."""
     from bitconv.reference.int64 import conv2d_int64
 
     lay = case.layer
@@ -131,11 +134,11 @@ def check_against_reference(case: C.Case, plan, got_nhwc: np.ndarray, corrupt: b
     ref = conv2d_int64(case.codes_nchw, plan.qweight, a_encoding=plan.a_encoding, a_zero_point=plan.a_zero_point,
                        stride=plan.stride, padding=plan.padding, dilation=plan.dilation, groups=plan.groups)
     if got.shape != ref.shape:
-        raise BenchError(f"layer {lay.name}: bitconv output shape {got.shape} != reference {ref.shape}")
+        raise WrongResult(f"layer {lay.name}: bitconv output shape {got.shape} != reference {ref.shape}")
     bad = np.argwhere(got != ref)
     if bad.size:
         first = tuple(int(i) for i in bad[0])
-        raise BenchError(
+        raise WrongResult(
             f"layer {lay.name}: WRONG RESULT: bitconv int32 output differs from the int64 reference in "
             f"{len(bad)} of {ref.size} values (first at n,k,h,w={first}: got {got[first]}, expected {ref[first]}); "
             f"stopping the benchmark")
@@ -149,8 +152,10 @@ def _corrupt_set(opts: Options) -> set:
     return names
 
 
-def run_layer(layer: Layer, bits: P.LayerBits, comps: List[C.Comparator], *, opts: Options, threads: int,
-              repeat: int, warmup: int, probe: dict, cores: int, corrupt: bool, progress: Progress) -> dict:
+def check_and_time_bitconv(layer: Layer, bits: P.LayerBits, *, opts: Options, threads: int, repeat: int,
+                           warmup: int, corrupt: bool):
+    """Builds the layer's data and plan, checks bitconv's first result against the reference, then
+    times the call. Returns (case, plan, timing statistics)."""
     import bitconv
 
     case = make_case(layer, bits, batch=opts.batch, threads=threads, seed=opts.seed)
@@ -160,11 +165,19 @@ def run_layer(layer: Layer, bits: P.LayerBits, comps: List[C.Comparator], *, opt
     def run():
         return bitconv.conv2d(x, plan, out="int32", layout="NHWC", threads=threads)
 
-    progress.update(f"{layer.name} bitconv")
     check_against_reference(case, plan, run(), corrupt)
+    return case, plan, time_call(run, warmup=warmup, repeat=repeat)
+
+
+def run_layer(layer: Layer, bits: P.LayerBits, comps: List[C.Comparator], *, opts: Options, threads: int,
+              repeat: int, warmup: int, probe: dict, cores: int, corrupt: bool, progress: Progress) -> dict:
+    import bitconv
+
+    progress.update(f"{layer.name} bitconv")
+    case, plan, st = check_and_time_bitconv(layer, bits, opts=opts, threads=threads, repeat=repeat, warmup=warmup,
+                                            corrupt=corrupt)
     macs = layer.macs(opts.batch)
     w_avg = bits.w_avg(layer.cout)
-    st = time_call(run, warmup=warmup, repeat=repeat)
     med = st["median_s"]
     ceiling = bitserial_ceiling(probe, w_avg, bits.a_bits, cores)
     row = {
@@ -197,7 +210,8 @@ def run_layer(layer: Layer, bits: P.LayerBits, comps: List[C.Comparator], *, opt
             fn = comp.prepare(case)
             cw = warmup if comp.max_warmup < 0 else min(warmup, comp.max_warmup)
             cr = repeat if comp.max_repeat <= 0 else min(repeat, comp.max_repeat)
-            cs = time_call(fn, warmup=cw, repeat=cr, max_seconds=comp.max_seconds)
+            with comp.limits(case):
+                cs = time_call(fn, warmup=cw, repeat=cr, max_seconds=comp.max_seconds)
             row["comparators"][comp.name] = dict(cs, gops=2 * macs / cs["median_s"] / 1e9,
                                                  speedup=cs["median_s"] / med)
         except C.SkipLayer as e:
@@ -208,13 +222,13 @@ def run_layer(layer: Layer, bits: P.LayerBits, comps: List[C.Comparator], *, opt
     return row
 
 
-def totals(rows: List[dict], comp_names: List[str], probe: dict, cores: int) -> dict:
+def totals(rows: List[dict], comp_names: List[str]) -> dict:
     t = sum(r["bitconv"]["median_s"] for r in rows)
     macs = sum(r["macs"] for r in rows)
-    bitops = sum(r["macs"] * r["w_bits_avg"] * r["a_bits"] for r in rows)
+    # Time the layers would take at their ceilings, over the time they took.
+    at_ceiling = sum(r["macs"] / r["ceiling_macs_per_s"] for r in rows)
     out = {"median_s": t, "macs": macs, "gops": 2 * macs / t / 1e9 if t > 0 else 0.0,
-           "efficiency_pct": 100.0 * bitops / t / (probe["binary_macs_per_second"] * cores) if t > 0 else 0.0,
-           "comparators": {}}
+           "efficiency_pct": 100.0 * at_ceiling / t if t > 0 else 0.0, "comparators": {}}
     for name in comp_names:
         got = [r["comparators"].get(name, {}) for r in rows]
         ok = [(g["median_s"], r["bitconv"]["median_s"]) for g, r in zip(got, rows) if "median_s" in g]
@@ -227,17 +241,17 @@ def totals(rows: List[dict], comp_names: List[str], probe: dict, cores: int) -> 
 
 
 def run_sweep(layer: Layer, comps: List[C.Comparator], *, opts: Options, threads: int, repeat: int, warmup: int,
-              probe: dict, cores: int, corrupt: set, progress: Progress) -> dict:
+              probe: dict, cores: int, corrupt: bool, progress: Progress) -> dict:
     """Speed-up over the fastest int8 comparator for every (w_bits, a_bits) in 1..8 x 1..8 on one layer."""
-    import bitconv
-
     int8 = [c for c in comps if c.kind == "int8"]
     base_case = make_case(layer, P.LayerBits(8, 8), batch=opts.batch, threads=threads, seed=opts.seed)
     int8_times = {}
     for c in int8:
         progress.update(f"sweep {layer.name} {c.name}")
         try:
-            int8_times[c.name] = time_call(c.prepare(base_case), warmup=warmup, repeat=repeat)["median_s"]
+            fn = c.prepare(base_case)
+            with c.limits(base_case):
+                int8_times[c.name] = time_call(fn, warmup=warmup, repeat=repeat)["median_s"]
         except Exception as e:
             int8_times[c.name] = None
             progress.update(f"sweep: {c.name} skipped ({e})")
@@ -251,15 +265,9 @@ def run_sweep(layer: Layer, comps: List[C.Comparator], *, opts: Options, threads
     for w in range(1, 9):
         for a in range(1, 9):
             progress.update(f"sweep {layer.name} {w}x{a}")
-            case = make_case(layer, P.LayerBits(w, a), batch=opts.batch, threads=threads, seed=opts.seed)
-            plan = make_plan(case)
-            x = case.codes_nhwc
-
-            def run():
-                return bitconv.conv2d(x, plan, out="int32", layout="NHWC", threads=threads)
-
-            check_against_reference(case, plan, run(), layer.name in corrupt)
-            t = time_call(run, warmup=warmup, repeat=repeat)["median_s"]
+            _, _, st = check_and_time_bitconv(layer, P.LayerBits(w, a), opts=opts, threads=threads, repeat=repeat,
+                                              warmup=warmup, corrupt=corrupt)
+            t = st["median_s"]
             ms[w - 1][a - 1] = t
             eff[w - 1][a - 1] = 100.0 * macs / t / bitserial_ceiling(probe, w, a, cores)
             sp[w - 1][a - 1] = ref_t / t if ref_t else None
@@ -270,11 +278,11 @@ def run_sweep(layer: Layer, comps: List[C.Comparator], *, opts: Options, threads
 
 
 # ------------------------------------------------------------------------------------------ main
-def run_bench(opts: Options, *, log=None) -> dict:
-    """Runs the benchmark; returns the result document (what --json writes). Raises BenchError."""
+def run_bench(opts: Options) -> dict:
+    """Runs the benchmark; returns the result document (what --json writes). Raises BenchError
+    (WrongResult when a bitconv result is wrong)."""
     import bitconv
 
-    log = log or (lambda msg: print(msg, file=sys.stderr))
     if opts.quick:
         opts.repeat = min(opts.repeat, 5)
         opts.warmup = min(opts.warmup, 1)
@@ -342,7 +350,7 @@ def run_bench(opts: Options, *, log=None) -> dict:
             if sweep_layer is not None:
                 sweep = run_sweep(sweep_layer, active, opts=opts, threads=threads,
                                   repeat=min(opts.repeat, 5 if opts.quick else 10), warmup=min(opts.warmup, 1),
-                                  probe=probe, cores=cores, corrupt=corrupt, progress=progress)
+                                  probe=probe, cores=cores, corrupt=sweep_layer.name in corrupt, progress=progress)
         finally:
             progress.close()
         names = [c.name for c in active]
@@ -361,9 +369,9 @@ def run_bench(opts: Options, *, log=None) -> dict:
             "skipped_comparators": skipped,
             "notes": notes,
             "layers": rows,
-            "total": totals(rows, names, probe, cores),
+            "total": totals(rows, names),
             # The layers a plan quantizes below 8 bits: where a bit-serial kernel is meant to win.
-            "total_low_bit": totals([r for r in rows if not r["marked"]], names, probe, cores)
+            "total_low_bit": totals([r for r in rows if not r["marked"]], names)
             if any(not r["marked"] for r in rows) else None,
             "sweep": sweep,
         }

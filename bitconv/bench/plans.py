@@ -41,7 +41,7 @@ def parse_bits(spec: str) -> LayerBits:
 # The plan for suites without a shipped example plan (resnet20, vgg-small): first conv unquantized,
 # 4x4 for 1x1 and downsample layers, 4x4 / 3x3 / 2x2 for the 3x3 convs of ResNet stages 1 / 2 / 3+
 # (layers not named layerN take 2x2), one kernel-wise layer where the suite has layer3.1.conv2.
-def builtin_default(suite_name: str, layers) -> dict:
+def builtin_default(layers) -> dict:
     out = {}
     for i, lay in enumerate(layers):
         n = lay.name
@@ -131,5 +131,5 @@ def resolve_plan(*, suite_name: str, layers, bits: Optional[str], plan_path: Opt
     if plan is not None:
         out = {lay.name: normalize(_plan_bits(plan, lay, desc), lay) for lay in layers}
         return out, desc, notes
-    d = builtin_default(suite_name, all_layers or layers)
+    d = builtin_default(all_layers or layers)
     return {lay.name: normalize(d.get(lay.name), lay) for lay in layers}, "built-in default mixed plan", notes

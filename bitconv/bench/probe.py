@@ -1,7 +1,8 @@
 """The machine's ceilings: `bitconv._native.run_probe`, cached per process and in a file.
 
 The file cache lives in $BITCONV_CACHE_DIR or ~/.cache/bitconv (probe.json), keyed by CPU model,
-bitconv version and ISA, so `bitconv bench` does not re-measure on every run.
+bitconv version, the native module's build (file mtime) and ISA, so `bitconv bench` does not
+re-measure on every run. A cached result is used only if it measured at least as long as asked.
 """
 from __future__ import annotations
 
@@ -37,8 +38,18 @@ def cache_dir() -> Path:
 
 def _cache_key(isa: str) -> str:
     import bitconv
+    from bitconv import _native
 
-    return f"v{CACHE_VERSION}|{cpu_model()}|{platform.machine()}|bitconv {bitconv.__version__}|{isa}"
+    # A rebuilt extension (same version, new kernels or flags) must re-probe.
+    build = os.stat(_native.__file__).st_mtime_ns
+    return f"v{CACHE_VERSION}|{cpu_model()}|{platform.machine()}|bitconv {bitconv.__version__}|{build}|{isa}"
+
+
+def _long_enough(hit, seconds: float) -> bool:
+    """A cached result answers a request only if it measured at least `seconds` (a shorter probe is
+    noisier than the caller asked for)."""
+    return (isinstance(hit, dict) and hit.get("binary_macs_per_second", 0) > 0
+            and float(hit.get("probe_seconds", 0.0)) >= float(seconds))
 
 
 def _read_file_cache() -> dict:
@@ -53,6 +64,10 @@ def _read_file_cache() -> dict:
 def _write_file_cache(key: str, result: dict) -> None:
     try:
         d = _read_file_cache()
+        # Entries of earlier builds of this machine and ISA can never match again: drop them.
+        stale = key.split("|")
+        for k in [k for k in d if k.split("|")[:4] == stale[:4] and k.split("|")[5:] == stale[5:]]:
+            del d[k]
         d[key] = result
         path = cache_dir()
         path.mkdir(parents=True, exist_ok=True)
@@ -79,24 +94,25 @@ def measure(isa: str = "", seconds: float = 0.2) -> dict:
     return r
 
 
-def get_probe(isa: str = "", seconds: float = 0.2, *, use_file_cache: bool = True, refresh: bool = False) -> dict:
-    """The probe result for `isa` (default: the active ISA), measured at most once per process and,
-    with use_file_cache, reused across processes. Adds "cached": "process" | "file" | False."""
+def get_probe(isa: str = "", seconds: float = 0.2, *, refresh: bool = False) -> dict:
+    """The probe result for `isa` (default: the active ISA) measured for at least `seconds`: from the
+    process cache, else the file cache, else measured now and stored in both (refresh: always
+    measured). Adds "cached": "process" | "file" | False."""
     from bitconv import get_isa
 
     isa = isa or get_isa()
     key = _cache_key(isa)
-    if not refresh and key in _PROCESS_CACHE:
-        return dict(_PROCESS_CACHE[key], cached="process")
-    if use_file_cache and not refresh:
+    if not refresh:
+        hit = _PROCESS_CACHE.get(key)
+        if _long_enough(hit, seconds):
+            return dict(hit, cached="process")
         hit = _read_file_cache().get(key)
-        if isinstance(hit, dict) and hit.get("binary_macs_per_second", 0) > 0:
+        if _long_enough(hit, seconds):
             _PROCESS_CACHE[key] = hit
             return dict(hit, cached="file")
     r = measure(isa, seconds)
     _PROCESS_CACHE[key] = r
-    if use_file_cache:
-        _write_file_cache(key, r)
+    _write_file_cache(key, r)
     return dict(r, cached=False)
 
 
@@ -138,7 +154,7 @@ def format_probe(probe: dict, available: Optional[list] = None) -> str:
     for w in range(1, 9):
         cells = []
         for a in range(1, 9):
-            c = b / (w * a)
+            c = bitserial_ceiling(probe, w, a)
             mark = "*" if i8 > 0 and c > i8 else " "
             cells.append(f"{c / 1e9:>7,.0f}{mark}")
         lines.append(f"{w:>3d} " + "".join(cells))

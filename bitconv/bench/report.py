@@ -25,6 +25,18 @@ def _fmt_x(d: dict) -> str:
     return "skip"
 
 
+def probe_source(p: dict) -> str:
+    """Which probe the ceilings come from, e.g. "probe avx512, 0.2 s, cached in file, measured <date>"."""
+    out = f"probe {p['isa']}"
+    if p.get("probe_seconds"):
+        out += f", {p['probe_seconds']:g} s"
+    if p.get("cached"):
+        out += f", cached in {p['cached']}, measured {p.get('measured_at', '?')}"
+    else:
+        out += ", measured now"
+    return out
+
+
 def format_table(res: dict) -> str:
     names = list(res["comparators"])
     head = ["layer", "shape", "bits", "MMAC", "ms (±IQR/2)", "GOPS", "eff%"]
@@ -66,7 +78,7 @@ def format_table(res: dict) -> str:
     p = res["probe"]
     out = [f"bitconv bench: suite {res['suite']}, {res['plan']}; {m['cpu_model']}, isa {m['isa']}, "
            f"{m['threads']} thread(s), batch {res['config']['batch']}, median of {res['config']['repeat']}",
-           f"ceiling: {p['binary_macs_per_second'] / 1e9:,.0f} G binary MAC/s per core (probe, {p['isa']})"
+           f"ceiling: {p['binary_macs_per_second'] / 1e9:,.0f} G binary MAC/s per core ({probe_source(p)})"
            + (f"; int8 {p['int8_macs_per_second'] / 1e9:,.0f} G MAC/s per core ({p['int8_instruction']})"
               if p.get("int8_macs_per_second") else ""),
            "", line(head), line(["-" * w for w in widths])]

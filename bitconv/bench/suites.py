@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
+from ..reference.int64 import output_size
+
 SUITE_DIR = Path(__file__).resolve().parent / "suites"
 SUITES = ("resnet18", "resnet20", "vgg-small", "mobilenetv2")
 # What the plan's shape tables do not say: a description and the layer the --sweep heatmap uses.
@@ -36,11 +38,11 @@ class Layer:
 
     @property
     def ho(self) -> int:
-        return (self.h + 2 * self.padding - self.kh) // self.stride + 1
+        return output_size(self.h, self.kh, self.stride, self.padding, 1)   # suite layers are undilated
 
     @property
     def wo(self) -> int:
-        return (self.w + 2 * self.padding - self.kw) // self.stride + 1
+        return output_size(self.w, self.kw, self.stride, self.padding, 1)
 
     def macs(self, batch: int = 1) -> int:
         """Multiply-accumulates of one forward pass."""

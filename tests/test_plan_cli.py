@@ -23,7 +23,9 @@ def test_show_haq_with_names_and_shapes_file(capsys, tmp_path):
     shapes = os.path.join(os.path.dirname(example_path("resnet18")), "..", "shapes_resnet18.json")
     assert main(["plan", "show", fx("haq_resnet18_strategy.json"), "--names", "resnet18", "--shapes", shapes]) == 0
     out = capsys.readouterr().out
-    assert "format: haq" in out and "NOT QUANTIZED" in out and "kept in float" in out
+    assert "format: haq" in out and "NOT QUANTIZED" in out and "kept in float (skipped by apply): conv1" in out
+    # only a layer table gives these
+    assert "total bit-operations" in out and "BOPs" in out and "(MAC-weighted)" in out
 
 
 def test_show_without_shapes_has_averages_only(capsys):

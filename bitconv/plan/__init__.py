@@ -4,7 +4,7 @@
     >>> plan = load_plan("nncf_config.json")          # format detected: plan.format == "nncf"
     >>> plan["layer2.0.conv2"].w_bits
     >>> plan.save("plan.json")                        # bitconv's own format, round-trips exactly
-    >>> convs = plan.apply({"conv1": {"weight": w, "stride": 2, "padding": 3}, ...})
+    >>> convs = plan.apply({"conv1": {"weight": w, "stride": 2, "padding": 3, "a_scale": 0.02}, ...})
 
 Formats: bitconv's own JSON ("bitconv-plan", documented in docs/plans.md, schema in
 plan.schema.json), HAQ strategies, HAWQ-V3/OMPQ bit_config, NNCF bitwidth_per_scope, AIMET
@@ -15,9 +15,9 @@ import os as _os
 from .core import A_ENCODINGS, W_ENCODINGS, LayerBits, Plan, PlanError
 from .importers import FORMATS, detect_format, hawq_resnet_to_torchvision
 from .loader import load_plan
-from .shapes import SUITES, LayerShape, LayerShapes, load_shapes
+from .shapes import SUITES, LayerShape, LayerShapes, _suite_key, load_shapes
 
-EXAMPLES = ("resnet18", "mobilenetv2")
+EXAMPLES = SUITES   # one example plan per shipped layer table
 _HERE = _os.path.dirname(_os.path.abspath(__file__))
 
 
@@ -27,7 +27,7 @@ def schema_path() -> str:
 
 
 def example_path(name: str) -> str:
-    key = name.lower().replace("-", "").replace("_", "")
+    key = _suite_key(name)
     if key not in EXAMPLES:
         raise PlanError(f"no shipped example plan {name!r} (have: {', '.join(EXAMPLES)})", field="example")
     return _os.path.join(_HERE, "examples", f"{key}.json")
@@ -36,8 +36,7 @@ def example_path(name: str) -> str:
 def example_plan(name: str = "resnet18") -> Plan:
     """A shipped mixed-precision example plan ("resnet18" or "mobilenetv2"), with the model's layer
     shapes attached (so averages are MAC-weighted and bit-operations are known)."""
-    key = name.lower().replace("-", "").replace("_", "")
-    return load_plan(example_path(key), shapes=key)
+    return load_plan(example_path(name), shapes=_suite_key(name))
 
 
 __all__ = ["Plan", "LayerBits", "PlanError", "load_plan", "example_plan", "example_path", "schema_path",

@@ -117,7 +117,7 @@ def _field_of(msg: str) -> str:
         return "weight"
     if word == "int32":
         return "w_bits"
-    if word in SPEC_KEYS or word in ("w_bits", "w_encoding", "a_encoding", "x"):
+    if word in SPEC_KEYS or word in ("w_bits", "w_encoding", "a_encoding"):
         return word
     return "weight"
 

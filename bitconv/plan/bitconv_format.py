@@ -1,21 +1,19 @@
 """bitconv's own plan format: JSON tagged {"format": "bitconv-plan", "version": 1}.
 
-See docs/plans.md and plan.schema.json. Reading checks every field by hand (no jsonschema needed)
-and raises PlanError naming the source, the layer and the field.
+See docs/plans.md and plan.schema.json. Reading checks every field by hand (the layers with
+core.validate_layer, no jsonschema needed) and raises PlanError naming the source, the layer and
+the field.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 
-from .core import (A_ENCODINGS, W_ENCODINGS, LayerBits, Plan, PlanError, _show, check_bits, check_scale,
-                   is_int, is_real)
+from .core import LayerBits, Plan, PlanError, _layer_from_kwargs, _show, is_int
 
 FORMAT_TAG = "bitconv-plan"
 VERSION = 1
 TOP_KEYS = ("format", "version", "model", "description", "source", "layers", "unmapped")
-LAYER_KEYS = ("w_bits", "a_bits", "a_encoding", "w_encoding", "a_scale", "a_zero_point", "w_scale",
-              "quantized", "note")
 
 
 def plan_to_dict(plan: Plan) -> dict:
@@ -76,7 +74,7 @@ def dumps(doc: dict) -> str:
     return enc(doc, 0) + "\n"
 
 
-def plan_from_dict(doc, *, source: str, file=None) -> Plan:
+def plan_from_dict(doc, *, source: str) -> Plan:
     if not isinstance(doc, Mapping):
         raise PlanError(f"a bitconv plan is a JSON object, got {_show(doc)}", source=source, field="format")
     for key in ("format", "version", "layers"):
@@ -93,11 +91,15 @@ def plan_from_dict(doc, *, source: str, file=None) -> Plan:
         if key not in TOP_KEYS:
             raise PlanError(f"unknown top-level key (known: {', '.join(TOP_KEYS)})", source=source, field=str(key))
     for key in ("model", "description"):
-        if doc.get(key) is not None and not isinstance(doc[key], str):
+        if key in doc and not isinstance(doc[key], str):
             raise PlanError(f"must be a string, got {_show(doc[key])}", source=source, field=key)
     src = doc.get("source")
-    if src is not None and not isinstance(src, Mapping):
-        raise PlanError(f"must be an object, got {_show(src)}", source=source, field="source")
+    if "source" in doc:
+        if not isinstance(src, Mapping):
+            raise PlanError(f"must be an object, got {_show(src)}", source=source, field="source")
+        for key in ("format", "file"):
+            if key in src and not isinstance(src[key], str):
+                raise PlanError(f"must be a string, got {_show(src[key])}", source=source, field=f"source.{key}")
     layers_doc = doc["layers"]
     if not isinstance(layers_doc, Mapping):
         raise PlanError(f"must be an object mapping layer names to their bits, got {_show(layers_doc)}",
@@ -122,53 +124,16 @@ def plan_from_dict(doc, *, source: str, file=None) -> Plan:
         meta["description"] = doc["description"]
     if src is not None:
         meta["source"] = dict(src)
-    plan = Plan(layers, format="bitconv", source=source, unmapped=unmapped, model=doc.get("model"), meta=meta)
-    plan.source = file
-    return plan
+    return Plan(layers, format="bitconv", source=source, unmapped=unmapped, model=doc.get("model"), meta=meta)
 
 
 def layer_from_dict(d) -> LayerBits:
+    """One layer entry -> LayerBits; its values are validated by Plan() (core.validate_layer)."""
     if not isinstance(d, Mapping):
         raise PlanError(f"a layer entry is an object, got {_show(d)}", field="layers")
-    for key in d:
-        if key not in LAYER_KEYS:
-            raise PlanError(f"unknown field (known: {', '.join(LAYER_KEYS)})", field=str(key))
-    quantized = d.get("quantized", True)
-    if not isinstance(quantized, bool):
-        raise PlanError(f"must be true or false, got {_show(quantized)}", field="quantized")
-    if "w_bits" not in d and quantized:
-        raise PlanError("missing required field", field="w_bits")
-    w_bits = d.get("w_bits")
-    if isinstance(w_bits, list):
-        w_bits = tuple(check_bits(b, f"w_bits[{k}]") for k, b in enumerate(w_bits))
-        if not w_bits:
-            raise PlanError("per-channel list is empty", field="w_bits")
-    elif w_bits is not None:
-        w_bits = check_bits(w_bits, "w_bits")
-    a_bits = check_bits(d.get("a_bits"), "a_bits", allow_none=True)
-    a_enc = d.get("a_encoding", "unsigned")
-    if a_enc not in A_ENCODINGS:
-        raise PlanError(f"must be one of {list(A_ENCODINGS)}, got {_show(a_enc)}", field="a_encoding")
-    w_enc = d.get("w_encoding")
-    if w_enc is not None and w_enc not in W_ENCODINGS:
-        raise PlanError(f"must be one of {list(W_ENCODINGS)}, got {_show(w_enc)}", field="w_encoding")
-    a_scale = d.get("a_scale")
-    if a_scale is not None:
-        a_scale = check_scale(a_scale, "a_scale")
-    zp = d.get("a_zero_point")
-    if zp is not None and not is_int(zp):
-        raise PlanError(f"must be an integer, got {_show(zp)}", field="a_zero_point")
-    w_scale = d.get("w_scale")
-    if isinstance(w_scale, list):
-        w_scale = tuple(check_scale(s, f"w_scale[{k}]") for k, s in enumerate(w_scale))
-    elif w_scale is not None:
-        if not is_real(w_scale):
-            raise PlanError(f"must be a number or a list of numbers, got {_show(w_scale)}", field="w_scale")
-        w_scale = check_scale(w_scale, "w_scale")
-    note = d.get("note")
-    if note is not None and not isinstance(note, str):
-        raise PlanError(f"must be a string, got {_show(note)}", field="note")
-    lb = LayerBits(w_bits=w_bits, a_bits=a_bits, a_encoding=a_enc, w_encoding=w_enc, a_scale=a_scale,
-                   a_zero_point=zp, w_scale=w_scale, quantized=quantized, note=note)
-    lb.validate()
+    lb = _layer_from_kwargs(d, source=None, layer=None)
+    # null means "not given" only in a_bits (plan_to_dict writes it); the schema allows no other null
+    for key, v in d.items():
+        if v is None and key != "a_bits":
+            raise PlanError("must not be null (leave the key out)", field=key)
     return lb

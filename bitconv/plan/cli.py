@@ -11,7 +11,7 @@ def add_parser(sub):
                                    "AIMET, kernel-wise lists) and show, validate or convert it.")
     psub = p.add_subparsers(dest="plan_command", required=True)
 
-    def common(q, shapes=True):
+    def common(q):
         q.add_argument("file", help="plan file (.json, or a HAWQ/OMPQ bit_config .py)")
         q.add_argument("--format", "-f", default=None,
                        help="bitconv, haq, hawq (hawq-v3, ompq), nncf, aimet, kernelwise (autoq); detected if omitted")
@@ -21,10 +21,9 @@ def add_parser(sub):
         q.add_argument("--a-bits", type=int, default=None,
                        help="activation bits for layers whose source gives none (NNCF, AIMET, HAWQ, kernel-wise)")
         q.add_argument("--rename", default=None, help="JSON file mapping source layer names to new names")
-        if shapes:
-            g = q.add_mutually_exclusive_group()
-            g.add_argument("--suite", default=None, help="layer shapes of a shipped model: resnet18, mobilenetv2")
-            g.add_argument("--shapes", default=None, help="layer shapes JSON file (see docs/plans.md)")
+        g = q.add_mutually_exclusive_group()
+        g.add_argument("--suite", default=None, help="layer shapes of a shipped model: resnet18, mobilenetv2")
+        g.add_argument("--shapes", default=None, help="layer shapes JSON file (see docs/plans.md)")
 
     q = psub.add_parser("show", help="per-layer table, averages and bit-operations")
     common(q)
@@ -36,10 +35,10 @@ def add_parser(sub):
     common(q)
     q.add_argument("-o", "--output", required=True, help="output .json")
     q.set_defaults(func=_convert)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
 def _load(args):
+    """The plan and its layer table (None without --suite/--shapes), checked against each other."""
     from .loader import load_plan
     from .shapes import load_shapes
     opts = {}
@@ -63,52 +62,48 @@ def _load(args):
         except (OSError, json.JSONDecodeError) as e:
             raise PlanError(f"cannot read the rename mapping: {e}", source=args.rename, field="rename") from None
     plan = load_plan(args.file, format=args.format, **opts)
-    spec = getattr(args, "suite", None) or getattr(args, "shapes", None)
+    spec = args.suite or args.shapes
     shapes = load_shapes(spec) if spec else None
+    if shapes is not None:
+        plan.check_shapes(shapes)
     return plan, shapes
 
 
-def _run(fn, args):
-    try:
-        return fn(args)
-    except PlanError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-
-
-def _show(args):
-    def go(a):
-        plan, shapes = _load(a)
-        if shapes is not None:
-            plan.check_shapes(shapes)
-        print(plan.table(shapes=shapes))
-        return 0
-    return _run(go, args)
-
-
-def _validate(args):
-    def go(a):
-        plan, shapes = _load(a)
-        if shapes is not None:
-            plan.check_shapes(shapes)
-        print("ok")
-        print(f"{a.file}: format {plan.format}, {len(plan)} layers ({len(plan.skipped)} kept in float, "
-              f"{len(plan.unmapped)} source entries not mapped)", file=sys.stderr)
-        return 0
-    return _run(go, args)
-
-
-def _convert(args):
-    def go(a):
-        plan, shapes = _load(a)
-        if shapes is not None:
-            plan.check_shapes(shapes)
+def _reports_plan_errors(command):
+    """A PlanError becomes its message on stderr and exit code 1 (no traceback)."""
+    def run(args):
         try:
-            plan.save(a.output)
-        except OSError as e:
-            raise PlanError(f"cannot write: {e.strerror or e}", source=a.output, field="output") from None
-        print(f"wrote {a.output}: {len(plan)} layers from {plan.format} ({a.file})")
-        for k, r in plan.unmapped:
-            print(f"not mapped: {k}: {r}", file=sys.stderr)
-        return 0
-    return _run(go, args)
+            return command(args)
+        except PlanError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+    return run
+
+
+@_reports_plan_errors
+def _show(args):
+    plan, shapes = _load(args)
+    print(plan.table(shapes=shapes))
+    return 0
+
+
+@_reports_plan_errors
+def _validate(args):
+    plan, _ = _load(args)
+    print("ok")
+    print(f"{args.file}: format {plan.format}, {len(plan)} layers ({len(plan.skipped)} kept in float, "
+          f"{len(plan.unmapped)} source entries not mapped)", file=sys.stderr)
+    return 0
+
+
+@_reports_plan_errors
+def _convert(args):
+    plan, _ = _load(args)
+    try:
+        plan.save(args.output)
+    except OSError as e:
+        raise PlanError(f"cannot write: {e.strerror or e}", source=args.output, field="output") from None
+    print(f"wrote {args.output}: {len(plan)} layers from {plan.format} ({args.file})")
+    for k, r in plan.unmapped:
+        print(f"not mapped: {k}: {r}", file=sys.stderr)
+    return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 A_ENCODINGS = ("unsigned", "binary")
@@ -132,15 +132,6 @@ class LayerBits:
         return isinstance(self.w_bits, tuple)
 
     @property
-    def cout(self) -> Optional[int]:
-        """Output channels implied by a per-channel list (w_bits or w_scale), else None."""
-        if isinstance(self.w_bits, tuple):
-            return len(self.w_bits)
-        if isinstance(self.w_scale, tuple):
-            return len(self.w_scale)
-        return None
-
-    @property
     def w_bits_mean(self) -> Optional[float]:
         """Mean weight bits over output channels (each channel counts once)."""
         if self.w_bits is None:
@@ -148,9 +139,6 @@ class LayerBits:
         if isinstance(self.w_bits, tuple):
             return sum(self.w_bits) / len(self.w_bits)
         return float(self.w_bits)
-
-    def replace(self, **changes) -> "LayerBits":
-        return replace(self, **changes)
 
     def validate(self) -> None:
         """Raise PlanError (field set, layer not) if any value is out of its documented range."""
@@ -179,13 +167,8 @@ def validate_layer(lb: LayerBits) -> None:
     if lb.w_bits is None:
         if lb.quantized:
             raise PlanError("missing: a quantized layer needs weight bits", field="w_bits")
-    elif isinstance(lb.w_bits, tuple):
-        if not lb.w_bits:
-            raise PlanError("per-channel list is empty", field="w_bits")
-        for k, b in enumerate(lb.w_bits):
-            check_bits(b, f"w_bits[{k}]")
     else:
-        check_bits(lb.w_bits, "w_bits")
+        _check_per_channel(lb.w_bits, "w_bits", check_bits)
     a_bits = check_bits(lb.a_bits, "a_bits", allow_none=True)
     if lb.a_encoding not in A_ENCODINGS:
         raise PlanError(f"must be one of {list(A_ENCODINGS)}, got {_show(lb.a_encoding)}", field="a_encoding")
@@ -203,16 +186,22 @@ def validate_layer(lb: LayerBits) -> None:
             raise PlanError(f"must be in 0..{hi} (2^a_bits - 1), got {lb.a_zero_point}", field="a_zero_point")
         if lb.a_encoding == "binary" and lb.a_zero_point != 0:
             raise PlanError("must be 0 with binary activations", field="a_zero_point")
-    if isinstance(lb.w_scale, tuple):
-        if not lb.w_scale:
-            raise PlanError("per-channel list is empty", field="w_scale")
-        for k, s in enumerate(lb.w_scale):
-            check_scale(s, f"w_scale[{k}]")
-        if isinstance(lb.w_bits, tuple) and len(lb.w_bits) != len(lb.w_scale):
-            raise PlanError(f"has {len(lb.w_scale)} entries but w_bits has {len(lb.w_bits)} (one per output "
-                            f"channel)", field="w_scale")
-    elif lb.w_scale is not None:
-        check_scale(lb.w_scale, "w_scale")
+    if lb.w_scale is not None:
+        _check_per_channel(lb.w_scale, "w_scale", check_scale)
+    if isinstance(lb.w_bits, tuple) and isinstance(lb.w_scale, tuple) and len(lb.w_bits) != len(lb.w_scale):
+        raise PlanError(f"has {len(lb.w_scale)} entries but w_bits has {len(lb.w_bits)} (one per output "
+                        f"channel)", field="w_scale")
+
+
+def _check_per_channel(value, field: str, check) -> None:
+    """One value, or a non-empty per-output-channel tuple of them, each passed to check(v, field)."""
+    if not isinstance(value, tuple):
+        check(value, field)
+        return
+    if not value:
+        raise PlanError("per-channel list is empty", field=field)
+    for k, v in enumerate(value):
+        check(v, f"{field}[{k}]")
 
 
 RenameSpec = Union[None, Mapping, Callable[[str], str]]
@@ -465,7 +454,8 @@ def _layer_from_kwargs(d: Mapping, *, source, layer) -> LayerBits:
     if unknown:
         raise PlanError(f"unknown field (known: {', '.join(_LAYER_FIELDS)})", source=source, layer=layer,
                         field=str(unknown[0]))
-    return LayerBits(**dict(d))
+    # w_bits has no default in LayerBits; without it validation names the field instead of a TypeError
+    return LayerBits(**{"w_bits": None, **d})
 
 
 def _as_shapes(shapes):
@@ -476,7 +466,7 @@ def _as_shapes(shapes):
 def layer_bitops(lb: LayerBits, shp) -> int:
     a = lb.a_bits
     if isinstance(lb.w_bits, tuple):
-        per_ch = shp.macs // max(1, len(lb.w_bits))
+        per_ch = shp.macs // len(lb.w_bits)   # validation rejects empty lists
         return sum(per_ch * b * a for b in lb.w_bits)
     return shp.macs * lb.w_bits * a
 

@@ -103,21 +103,10 @@ def import_haq(data, *, source, **options) -> Plan:
         w = _bits(w, source=source, layer=name, field=f"strategy[{i}][0] (w_bit)", allow_minus_one=True)
         if a is not None:
             a = _bits(a, source=source, layer=name, field=f"strategy[{i}][1] (a_bit)", allow_minus_one=True)
-        notes, quantized = [], True
-        if w == -1:
-            if unq is not None:
-                w = unq
-                notes.append(f"w_bit -1 in the source, {unq} from unquantized_bits")
-            else:
-                w, quantized = None, False
-                notes.append("weights not quantized (w_bit = -1)")
-        if a == -1:
-            if unq is not None:
-                a = unq
-                notes.append(f"a_bit -1 in the source, {unq} from unquantized_bits")
-            else:
-                a, quantized = None, False
-                notes.append("activations not quantized (a_bit = -1)")
+        notes = []
+        w, w_quantized = _haq_minus_one(w, "w_bit", "weights", unq, notes)
+        a, a_quantized = _haq_minus_one(a, "a_bit", "activations", unq, notes)
+        quantized = w_quantized and a_quantized
         layers.append((name, LayerBits(w_bits=w, a_bits=a, quantized=quantized,
                                        note="; ".join(notes) if notes else None)))
     unmapped = []
@@ -125,6 +114,18 @@ def import_haq(data, *, source, **options) -> Plan:
         unmapped.append(("names", "HAQ strategies carry no layer names: layers are named '#<index>'; "
                                   "pass names=[...] or names='resnet18'"))
     return Plan(layers, format="haq", source=source, unmapped=unmapped)
+
+
+def _haq_minus_one(bits, key, what, unquantized_bits, notes):
+    """(bits, quantized) for one HAQ number: -1 means not quantized unless unquantized_bits replaces
+    it; the note saying which is appended to notes."""
+    if bits != -1:
+        return bits, True
+    if unquantized_bits is not None:
+        notes.append(f"{key} -1 in the source, {unquantized_bits} from unquantized_bits")
+        return unquantized_bits, True
+    notes.append(f"{what} not quantized ({key} = -1)")
+    return None, False
 
 
 def _haq_names(names, n, source) -> List[str]:
@@ -428,7 +429,7 @@ def _nncf_weighted(cls, op) -> bool:
 # -------------------------------------------------------------------------------------------- AIMET
 
 def _aimet_enc(e, *, source, layer, field) -> dict:
-    """One encoding (legacy or 1.0.0 keys) -> {bits, dtype, sym, scale[], offset[], enc_type}."""
+    """One encoding (legacy or 1.0.0 keys) -> {bits, dtype, sym, scale[], offset[]}."""
     if not isinstance(e, Mapping):
         raise PlanError(f"an encoding is an object, got {_show(e)}", source=source, layer=layer, field=field)
     bits = e.get("bitwidth", e.get("bw"))
@@ -450,7 +451,7 @@ def _aimet_enc(e, *, source, layer, field) -> dict:
     elif sym is not None and not isinstance(sym, bool):
         raise PlanError(f"must be a boolean, got {_show(sym)}", source=source, layer=layer,
                         field=f"{field}.is_symmetric")
-    out = {"bits": int(bits), "dtype": dtype, "sym": sym, "enc_type": e.get("enc_type")}
+    out = {"bits": int(bits), "dtype": dtype, "sym": sym}
     for key in ("scale", "offset"):
         v = e.get(key)
         if v is None:

@@ -5,6 +5,7 @@ import ast
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from typing import Optional
 
@@ -13,7 +14,6 @@ from .core import Plan, PlanError, RenameSpec, _show
 from .importers import IMPORTERS, canonical_format, detect_format
 
 log = logging.getLogger("bitconv.plan")
-
 
 
 def load_plan(source, format: Optional[str] = None, **options) -> Plan:
@@ -65,7 +65,7 @@ def _import(fmt, data, src_name, file, options) -> Plan:
         if fmt == "bitconv":
             if options:
                 raise PlanError("the bitconv format takes no options", source=src_name, field=next(iter(options)))
-            plan = plan_from_dict(data, source=src_name, file=file)
+            plan = plan_from_dict(data, source=src_name)
         else:
             plan = IMPORTERS[fmt](data, source=src_name, **options)
     except PlanError as e:
@@ -138,64 +138,19 @@ def _parse_json(text: str, src: str):
         raise PlanError("JSON nested too deeply", source=src, field="json") from None
 
 
+# A JSON string, matched first so comment and comma patterns inside strings are kept (an
+# unterminated string runs to the end of the text, as the JSON parser will report).
+_JSON_STR = r'"(?:\\.|[^"\\])*(?:"|\\?\Z)'
+_COMMENTS = re.compile(_JSON_STR + r"|//[^\n]*|/\*(?:.*?\*/|.*)", re.S)
+_TRAILING_COMMAS = re.compile(_JSON_STR + r"|,(?=[ \t\r\n]*[}\]])", re.S)
+
+
 def strip_json_comments(text: str) -> str:
-    """Remove // and /* */ comments outside strings and trailing commas before } or ]."""
-    out = []
-    i, n = 0, len(text)
-    in_str = False
-    while i < n:
-        c = text[i]
-        if in_str:
-            out.append(c)
-            if c == "\\" and i + 1 < n:
-                out.append(text[i + 1])
-                i += 2
-                continue
-            if c == '"':
-                in_str = False
-            i += 1
-            continue
-        if c == '"':
-            in_str = True
-            out.append(c)
-            i += 1
-        elif text.startswith("//", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            i = n if j < 0 else j + 2
-        else:
-            out.append(c)
-            i += 1
-    s = "".join(out)
-    # trailing commas
-    res, in_str, i = [], False, 0
-    while i < len(s):
-        c = s[i]
-        if in_str:
-            res.append(c)
-            if c == "\\" and i + 1 < len(s):
-                res.append(s[i + 1])
-                i += 2
-                continue
-            if c == '"':
-                in_str = False
-        elif c == '"':
-            in_str = True
-            res.append(c)
-        elif c == ",":
-            j = i + 1
-            while j < len(s) and s[j] in " \t\r\n":
-                j += 1
-            if j < len(s) and s[j] in "}]":
-                i += 1
-                continue
-            res.append(c)
-        else:
-            res.append(c)
-        i += 1
-    return "".join(res)
+    """Remove // line comments, /* */ block comments (an unclosed one runs to the end) and commas
+    followed only by whitespace before } or ]; text inside JSON strings is kept as it is."""
+    def keep_strings(m):
+        return m.group(0) if m.group(0).startswith('"') else ""
+    return _TRAILING_COMMAS.sub(keep_strings, _COMMENTS.sub(keep_strings, text))
 
 
 def _parse_python(text: str, src: str):

@@ -13,6 +13,7 @@ Only ``cout`` is required per layer, plus either ``macs`` or enough geometry to 
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping
@@ -45,18 +46,21 @@ class LayerShape:
         """Weight count (no bias)."""
         if self.cin is None:
             return 0
-        return self.cout * (self.cin // self.groups) * self.kernel[0] * self.kernel[1]
+        return _weight_count(self.cin, self.cout, self.groups, self.kernel)
+
+
+def _weight_count(cin, cout, groups, kernel) -> int:
+    """Weights of a conv, which are also its MACs per output pixel."""
+    return cout * (cin // groups) * kernel[0] * kernel[1]
 
 
 class LayerShapes(Mapping):
     """Ordered mapping layer name -> LayerShape (module order of the model)."""
 
-    def __init__(self, layers: Dict[str, LayerShape], *, name: str = "shapes", model: Optional[str] = None,
-                 input_shape=None):
+    def __init__(self, layers: Dict[str, LayerShape], *, name: str = "shapes", model: Optional[str] = None):
         self.layers = dict(layers)
         self.name = name
         self.model = model
-        self.input_shape = input_shape
 
     def __getitem__(self, k):
         return self.layers[k]
@@ -71,8 +75,20 @@ class LayerShapes(Mapping):
         return f"<LayerShapes {self.name!r}: {len(self)} layers>"
 
 
+def _suite_key(name: str) -> str:
+    """A suite or example name as shipped: "ResNet-18", "resnet_18" -> "resnet18"."""
+    return name.lower().replace("-", "").replace("_", "")
+
+
 def suite_path(name: str) -> str:
     return os.path.join(_HERE, f"shapes_{name}.json")
+
+
+@functools.lru_cache(maxsize=None)
+def _suite_table(key: str) -> LayerShapes:
+    # Parsed once per process. load_shapes hands out a new LayerShapes around the (frozen) LayerShape
+    # entries, so no caller can change what the next one gets.
+    return _from_file(suite_path(key), name=key)
 
 
 def load_shapes(spec) -> Optional[LayerShapes]:
@@ -81,9 +97,10 @@ def load_shapes(spec) -> Optional[LayerShapes]:
         return spec
     if isinstance(spec, (str, os.PathLike)):
         s = str(spec)
-        key = s.lower().replace("-", "").replace("_", "")
+        key = _suite_key(s)
         if key in SUITES:
-            return _from_file(suite_path(key), name=key)
+            table = _suite_table(key)
+            return LayerShapes(table.layers, name=table.name, model=table.model)
         if not os.path.exists(s):
             raise PlanError(f"no such shapes file, and not a shipped suite ({', '.join(SUITES)})",
                             source=s, field="shapes")
@@ -141,8 +158,8 @@ def shapes_from_dict(doc, *, source: str, name: str) -> LayerShapes:
         in_hw = _pair(d.get("input_hw"), "input_hw", source, lname, None)
         out_hw = _pair(d.get("output_hw"), "output_hw", source, lname, None)
         if out_hw is None and in_hw is not None and op == "conv2d":
-            out_hw = tuple((in_hw[i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1
-                           for i in range(2))
+            from ..reference.int64 import output_size   # imports numpy: only when a table needs it
+            out_hw = tuple(output_size(in_hw[i], kernel[i], stride[i], padding[i], dilation[i]) for i in range(2))
         macs = d.get("macs")
         if macs is None:
             if cin is None:
@@ -154,10 +171,10 @@ def shapes_from_dict(doc, *, source: str, name: str) -> LayerShapes:
                 if out_hw is None:
                     raise PlanError("need 'output_hw' or 'input_hw' to count MACs", source=source,
                                     layer=lname, field="output_hw")
-                macs = cout * (cin // groups) * kernel[0] * kernel[1] * out_hw[0] * out_hw[1]
+                macs = _weight_count(cin, cout, groups, kernel) * out_hw[0] * out_hw[1]
         elif not is_int(macs) or macs < 0:
             raise PlanError(f"must be a non-negative integer, got {macs!r}", source=source, layer=lname,
                             field="macs")
         out[lname] = LayerShape(lname, op, cin, int(cout), kernel, stride, padding, dilation, int(groups),
                                 in_hw, out_hw, int(macs))
-    return LayerShapes(out, name=name, model=doc.get("model"), input_shape=doc.get("input"))
+    return LayerShapes(out, name=name, model=doc.get("model"))

@@ -67,10 +67,10 @@ def format_table(plan: Plan, shapes=None) -> str:
     lines.append(fmt_row(["-" * w for w in widths]))
     lines += [fmt_row(r) for r in rows]
     lines.append("")
-    have_all = shapes is not None and all(n in shapes for n in plan.quantized_layers)
-    by = "macs" if have_all else "layers"
-    w = plan.avg_w_bits(by=by, shapes=shapes if have_all else None)
-    a = plan.avg_a_bits(by=by, shapes=shapes if have_all else None)
+    by, shapes = plan._resolve_by(None, shapes)
+    have_all = by == "macs"     # every quantized layer has a shape
+    w = plan.avg_w_bits(by=by, shapes=shapes)
+    a = plan.avg_a_bits(by=by, shapes=shapes)
     what = "MAC-weighted" if have_all else "each layer once; a kernel-wise layer counts its channel mean"
     lines.append(f"average weight bits: {w:.3f}  ({what})" if w is not None else "average weight bits: -")
     lines.append(f"average activation bits: {a:.3f}  ({what})" if a is not None else

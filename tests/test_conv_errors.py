@@ -101,7 +101,9 @@ def test_force_isa_environment(name, ok):
     """BITCONV_FORCE_ISA (README) pins the kernels before the first call; an unknown name is refused."""
     code = "import bitconv; print(bitconv.get_isa())"
     env = dict(os.environ, BITCONV_FORCE_ISA=name)
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    # From the tests folder: the source tree's bitconv (no extension when installed) is not on the path.
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       cwd=os.path.dirname(os.path.abspath(__file__)))
     if ok:
         assert r.returncode == 0 and r.stdout.strip() == name, r.stderr
     else:

@@ -57,6 +57,7 @@ ConvLayer::ConvLayer(ConvSpec spec, const int16_t* qweight) : spec_(std::move(sp
   red_taps_ = row_windows_ ? s.kh : taps_;
   kw64_ = (red_cg_ + 63) / 64;
   kc32_ = (red_cg_ + 31) / 32;
+  kc8_ = (red_cg_ + 3) / 4;
   if (row_windows_) {  // [cout][kw * cg][kh]: channel index j * cg + c, tap i
     qweight_windows_.resize(qweight_.size());
     for (int k = 0; k < s.cout; ++k)
@@ -75,27 +76,33 @@ ConvLayer::ConvLayer(ConvSpec spec, const int16_t* qweight) : spec_(std::move(sp
 
 // The channel tile for a panel of `channels` output channels: the variant with the fewest estimated
 // cycles per output pixel, counting the lanes wasted on padded channels, the tile's step cost
-// (vector ops at 4 per cycle or loads, whichever binds) and its fixed cost per tile.
+// (vector ops at 4 per cycle, VPDPBUSD at 2, or loads, whichever binds) and its fixed cost per tile.
 // Tiles that would spill accumulators are not in the table.
-KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, int channels) const {
-  const int A = spec_.a_bits, steps = red_taps_ * kc32_;
+KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, int channels, bool int8, double* cost) const {
+  const int A = int8 ? 1 : spec_.a_bits, B = int8 ? 1 : bits;
+  const int steps = red_taps_ * (int8 ? kc8_ : kc32_);
   KernelInfo best;
   double best_cost = 0;
   for (int nv = 1; nv <= 8; ++nv) {
-    const KernelInfo k = isa.kernel(bits, A, nv);
+    const KernelInfo k = int8 ? isa.int8_kernel(nv) : isa.kernel(bits, A, nv);
     if (!k.fn) break;
-    if (nv == spec_.force_nv) return k;
     const double blocks = double((channels + k.nr() - 1) / k.nr());
-    // AND + popcount + add per plane pair and lane vector, one broadcast per pixel and plane; weight
-    // vectors come from L1 (2 per cycle) while a block's panel fits in it, else from L2.
-    const double panel_bytes = double(steps) * bits * nv * k.lanes * 4;
-    const double ops = (3.0 * bits * A * k.mr * nv + A * k.mr) / 4.0;
-    const double loads = bits * nv / (panel_bytes <= 32768 ? 2.0 : 0.5) + A * k.mr / 2.0;
-    const double per_tile = steps * std::max(ops, loads) + 40.0 + 3.0 * k.mr * nv * (bits + A);
-    const double cost = blocks * per_tile / k.mr;
-    if (!best.fn || cost < best_cost) best = k, best_cost = cost;
+    // Per step: AND + popcount + add per plane pair and lane vector (or one VPDPBUSD), one broadcast
+    // per pixel and plane; weight vectors come from L1 (2 per cycle) while a block's panel fits in
+    // it, else from L2.
+    const double panel_bytes = double(steps) * B * nv * k.lanes * 4;
+    const double ops = int8 ? k.mr * nv / 2.0 : (3.0 * B * A * k.mr * nv + A * k.mr) / 4.0;
+    const double loads = B * nv / (panel_bytes <= 32768 ? 2.0 : 0.5) + A * k.mr / 2.0;
+    const double per_tile = steps * std::max(ops, loads) + 40.0 + 3.0 * k.mr * nv * (B + A);
+    const double c = blocks * per_tile / k.mr;
+    if (nv == spec_.force_nv) {
+      best = k, best_cost = c;
+      break;
+    }
+    if (!best.fn || c < best_cost) best = k, best_cost = c;
   }
   if (!best.fn) throw std::runtime_error(std::string("no kernel for ") + isa.name);
+  *cost = best_cost;
   return best;
 }
 
@@ -112,15 +119,34 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
       for (int k = g * cog_; k < (g + 1) * cog_; ++k)
         if (s.w_bits[k] == bits) chans.push_back(k);
       if (chans.empty()) continue;
-      const KernelInfo ki = choose_kernel(isa, bits, int(chans.size()));
-      const EncodingTerms e = weight_terms(bits, s.w_encoding);
+      const int16_t* qw = row_windows_ ? qweight_windows_.data() : qweight_.data();
+      double cost = 0, cost8 = 0;
+      const KernelInfo ki = choose_kernel(isa, bits, int(chans.size()), false, &cost);
+      // The int8 kernels take the panel when they are estimated faster (many plane pairs) and its
+      // weights fit int8 (not 8-bit odd levels); their result needs no code-sum term.
+      bool int8 = isa.int8_kernel && s.force_int8 >= 0;
+      for (size_t i = 0; int8 && i < chans.size(); ++i)
+        for (int64_t e = 0; e < int64_t(cg_) * taps_; ++e) {
+          const int v = qweight_[size_t(chans[i]) * cg_ * taps_ + e];
+          if (v < -128 || v > 127) int8 = false;
+        }
+      KernelInfo k8;
+      if (int8) k8 = choose_kernel(isa, bits, int(chans.size()), true, &cost8);
+      int8 = int8 && (s.force_int8 > 0 || cost8 < cost);
       Panel p;
       p.group = g;
-      p.w = pack_weight_panel(row_windows_ ? qweight_windows_.data() : qweight_.data(), red_cg_, red_taps_, chans, bits,
-                              e.mult, e.offset, kc32_, ki);
-      p.shift = log2_small(alpha * e.mult);
-      p.qcoef = alpha * e.offset;
-      const size_t padded = size_t(p.w.blocks()) * ki.nr();
+      p.int8 = int8;
+      if (int8) {
+        p.w = pack_weight_panel_int8(qw, red_cg_, red_taps_, chans, kc8_, k8);
+        p.shift = log2_small(alpha);
+        p.qcoef = 0;
+      } else {
+        const EncodingTerms e = weight_terms(bits, s.w_encoding);
+        p.w = pack_weight_panel(qw, red_cg_, red_taps_, chans, bits, e.mult, e.offset, kc32_, ki);
+        p.shift = log2_small(alpha * e.mult);
+        p.qcoef = alpha * e.offset;
+      }
+      const size_t padded = size_t(p.w.blocks()) * p.w.kernel.nr();
       p.scale.assign(padded, 0.0);
       p.bias.assign(padded, 0.0);
       for (size_t i = 0; i < chans.size(); ++i) {
@@ -174,7 +200,7 @@ T* workspace(int slot, size_t count) {
     std::unique_ptr<unsigned char[]> data;
     size_t bytes = 0;
   };
-  thread_local Buffer buffers[4];
+  thread_local Buffer buffers[5];
   Buffer& b = buffers[slot];
   const size_t bytes = count * sizeof(T) + 64;
   if (b.bytes < bytes) {
@@ -278,12 +304,18 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   const int A = s.a_bits, G = s.groups;
   const int64_t hp = h + 2 * s.ph, wp = w + 2 * s.pw;
   const int64_t pix_words = int64_t(G) * A * kw64_;  // 64-bit words per packed pixel
+  const int64_t pix8 = int64_t(G) * kc8_;            // 32-bit words per int8 grid pixel
   const int64_t howo = int64_t(sh.ho) * sh.wo;
   const ActQuant quant = act_quant();
   std::atomic<bool> saw_nan{false}, bad_code{false};
-  uint64_t* act;
+  // Bit-planes for the bit-serial panels, codes as bytes for the int8 ones (both for a kernel-wise
+  // layer that has both), on the same pixel grid.
+  bool planes = false, int8 = false;
+  for (const Panel& p : panels) (p.int8 ? int8 : planes) = true;
+  uint64_t* act = nullptr;
+  uint32_t* act8 = nullptr;
   // Packed pixel grid the kernels walk: the padded input, (row windows) padded input rows by
-  // output columns, or (strided 1x1) just the input pixels the output reads.
+  // output columns, or (strided 1x1) just the input pixels the output reads. Steps in pixels.
   int64_t grid_h = hp, grid_w, grid_row_step, grid_col_step, grid_tap_step;
   // Code sums per grid row and output column: [img][grid row][ow][group]; a pixel's window code
   // sum is csum_taps of these rows, csum_tap_step apart (added up in step 2).
@@ -297,32 +329,39 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     check_all_codes(in, n, h, w, s.cin, A, threads, bad_code);
     grid_h = sh.ho;
     grid_w = sh.wo;
-    act = workspace<uint64_t>(0, size_t(n) * howo * pix_words);
+    if (planes) act = workspace<uint64_t>(0, size_t(n) * howo * pix_words);
+    if (int8) act8 = workspace<uint32_t>(4, size_t(n) * howo * pix8);
     parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
       const int64_t img = item / sh.ho, oh = item % sh.ho;
-      uint64_t* drow = act + item * sh.wo * pix_words;
+      uint64_t* drow = planes ? act + item * sh.wo * pix_words : nullptr;
+      uint32_t* drow8 = int8 ? act8 + item * sh.wo * pix8 : nullptr;
       int32_t* qrow = csum + item * sh.wo * G;
       const int64_t y = oh * s.sh - s.ph;
-      if (y < 0 || y >= h) {
-        std::memset(drow, 0, sizeof(uint64_t) * sh.wo * pix_words);
-        std::memset(qrow, 0, sizeof(int32_t) * sh.wo * G);
-        return;
+      // Output columns whose input column is inside: ow in [first, last); all others are zero.
+      int64_t first = std::min<int64_t>(sh.wo, (s.pw + s.sw - 1) / s.sw);
+      int64_t last = std::max<int64_t>(first, std::min<int64_t>(sh.wo, (w - 1 + s.pw) / s.sw + 1));
+      if (y < 0 || y >= h) first = last = sh.wo;
+      if (planes) {
+        std::memset(drow, 0, sizeof(uint64_t) * first * pix_words);
+        std::memset(drow + last * pix_words, 0, sizeof(uint64_t) * (sh.wo - last) * pix_words);
       }
-      // Output columns whose input column is inside: ow in [first, last).
-      const int64_t first = std::min<int64_t>(sh.wo, (s.pw + s.sw - 1) / s.sw);
-      const int64_t last = std::max<int64_t>(first, std::min<int64_t>(sh.wo, (w - 1 + s.pw) / s.sw + 1));
-      std::memset(drow, 0, sizeof(uint64_t) * first * pix_words);
+      if (int8) {
+        std::memset(drow8, 0, sizeof(uint32_t) * first * pix8);
+        std::memset(drow8 + last * pix8, 0, sizeof(uint32_t) * (sh.wo - last) * pix8);
+      }
       std::memset(qrow, 0, sizeof(int32_t) * first * G);
-      std::memset(drow + last * pix_words, 0, sizeof(uint64_t) * (sh.wo - last) * pix_words);
       std::memset(qrow + last * G, 0, sizeof(int32_t) * (sh.wo - last) * G);
       if (last == first) return;
       int64_t ps;
       const uint8_t* src = codes_row(isa, in, quant, img, y, w, s.cin, ps, saw_nan);
-      isa.pack_activations(src + (first * s.sw - s.pw) * ps, ps * s.sw, last - first, s.cin, G, A, kw64_,
-                           drow + first * pix_words, pix_words, qrow + first * G);
+      src += (first * s.sw - s.pw) * ps;
+      if (planes)
+        isa.pack_activations(src, ps * s.sw, last - first, s.cin, G, A, kw64_, drow + first * pix_words, pix_words,
+                             qrow + first * G);
+      if (int8) copy_codes_int8(src, ps * s.sw, last - first, s.cin, G, A, kc8_, drow8 + first * pix8, pix8);
     });
-    grid_row_step = grid_w * pix_words * 2;
-    grid_col_step = pix_words * 2;
+    grid_row_step = grid_w;
+    grid_col_step = 1;
     grid_tap_step = 0;
     csum_row_step = sh.wo * G;
     csum_tap_step = 0;
@@ -334,14 +373,17 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     check_all_codes(in, n, h, w, s.cin, A, threads, bad_code);
     const int64_t win = red_cg_;
     grid_w = sh.wo;
-    act = workspace<uint64_t>(0, size_t(n) * hp * grid_w * pix_words);
+    if (planes) act = workspace<uint64_t>(0, size_t(n) * hp * grid_w * pix_words);
+    if (int8) act8 = workspace<uint32_t>(4, size_t(n) * hp * grid_w * pix8);
     int32_t* rowsum = csum;  // a row window's code sum is already its column sum
     parallel_for(int64_t(n) * hp, threads, [&](int64_t item) {
       const int64_t img = item / hp, r = item % hp;
-      uint64_t* drow = act + (img * hp + r) * grid_w * pix_words;
+      uint64_t* drow = planes ? act + (img * hp + r) * grid_w * pix_words : nullptr;
+      uint32_t* drow8 = int8 ? act8 + (img * hp + r) * grid_w * pix8 : nullptr;
       int32_t* srow = rowsum + (img * hp + r) * grid_w;
       if (r < s.ph || r >= s.ph + h) {
-        std::memset(drow, 0, sizeof(uint64_t) * grid_w * pix_words);
+        if (planes) std::memset(drow, 0, sizeof(uint64_t) * grid_w * pix_words);
+        if (int8) std::memset(drow8, 0, sizeof(uint32_t) * grid_w * pix8);
         std::memset(srow, 0, sizeof(int32_t) * grid_w);
         return;
       }
@@ -354,22 +396,27 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       else
         for (int x = 0; x < w; ++x)
           for (int c = 0; c < cg_; ++c) padded[(s.pw + x) * cg_ + c] = src[x * ps + c];
-      if (s.dw == 1) {  // each window is contiguous in the padded row: packed in place
-        isa.pack_activations(padded.data(), int64_t(s.sw) * cg_, sh.wo, int(win), 1, A, kw64_, drow, pix_words, srow);
-        return;
+      // Window ow starts at from + ow * stride: in place in the padded row when contiguous there,
+      // else gathered.
+      const uint8_t* from = padded.data();
+      int64_t stride = int64_t(s.sw) * cg_;
+      if (s.dw != 1) {
+        windows.resize(size_t(grid_w) * win + 8);
+        for (int ow = 0; ow < sh.wo; ++ow)
+          for (int j = 0; j < s.kw; ++j) {
+            const uint8_t* at = padded.data() + (int64_t(ow) * s.sw + int64_t(j) * s.dw) * cg_;
+            for (int b = 0; b < cg_; b += 8)  // 8-byte moves, spilling into the next slot or the slack
+              std::memcpy(windows.data() + ow * win + j * cg_ + b, at + b, 8);
+          }
+        from = windows.data();
+        stride = win;
       }
-      windows.resize(size_t(grid_w) * win + 8);
-      for (int ow = 0; ow < sh.wo; ++ow)
-        for (int j = 0; j < s.kw; ++j) {
-          const uint8_t* from = padded.data() + (int64_t(ow) * s.sw + int64_t(j) * s.dw) * cg_;
-          for (int b = 0; b < cg_; b += 8)  // 8-byte moves, spilling into the next slot or the slack
-            std::memcpy(windows.data() + ow * win + j * cg_ + b, from + b, 8);
-        }
-      isa.pack_activations(windows.data(), win, sh.wo, int(win), 1, A, kw64_, drow, pix_words, srow);
+      if (planes) isa.pack_activations(from, stride, sh.wo, int(win), 1, A, kw64_, drow, pix_words, srow);
+      if (int8) copy_codes_int8(from, stride, sh.wo, int(win), 1, A, kc8_, drow8, pix8);
     });
-    grid_row_step = int64_t(s.sh) * grid_w * pix_words * 2;
-    grid_col_step = pix_words * 2;
-    grid_tap_step = int64_t(s.dh) * grid_w * pix_words * 2;
+    grid_row_step = int64_t(s.sh) * grid_w;
+    grid_col_step = 1;
+    grid_tap_step = int64_t(s.dh) * grid_w;
     csum_row_step = int64_t(s.sh) * grid_w;
     csum_tap_step = int64_t(s.dh) * grid_w;
     csum_taps = s.kh;
@@ -377,31 +424,41 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     // 1. Activation bit-planes with explicit zero padding, and per-pixel code sums, summed over
     // each output column's taps while they are in cache. Float input is quantized and transposed to
     // channels-last one row at a time, in cache, then packed.
-    act = workspace<uint64_t>(0, size_t(n) * hp * wp * pix_words);
+    if (planes) act = workspace<uint64_t>(0, size_t(n) * hp * wp * pix_words);
+    if (int8) act8 = workspace<uint32_t>(4, size_t(n) * hp * wp * pix8);
     parallel_for(int64_t(n) * hp, threads, [&](int64_t item) {
       const int64_t img = item / hp, r = item % hp;
-      uint64_t* drow = act + (img * hp + r) * wp * pix_words;
+      uint64_t* drow = planes ? act + (img * hp + r) * wp * pix_words : nullptr;
+      uint32_t* drow8 = int8 ? act8 + (img * hp + r) * wp * pix8 : nullptr;
       int32_t* crow = csum + (img * hp + r) * sh.wo * G;
       if (r < s.ph || r >= s.ph + h) {
-        std::memset(drow, 0, sizeof(uint64_t) * wp * pix_words);
+        if (planes) std::memset(drow, 0, sizeof(uint64_t) * wp * pix_words);
+        if (int8) std::memset(drow8, 0, sizeof(uint32_t) * wp * pix8);
         std::memset(crow, 0, sizeof(int32_t) * sh.wo * G);
         return;
       }
+      int64_t src_pix_stride;
+      const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, src_pix_stride, saw_nan);
+      if (int8) {
+        std::memset(drow8, 0, sizeof(uint32_t) * s.pw * pix8);
+        std::memset(drow8 + (s.pw + w) * pix8, 0, sizeof(uint32_t) * s.pw * pix8);
+        if (copy_codes_int8(src, src_pix_stride, w, s.cin, G, A, kc8_, drow8 + s.pw * pix8, pix8))
+          bad_code.store(true, std::memory_order_relaxed);
+      }
+      if (!planes) return;  // no code sums either: the int8 kernels do not use them
       int32_t* srow = workspace<int32_t>(3, size_t(wp) * G);
       std::memset(drow, 0, sizeof(uint64_t) * s.pw * pix_words);
       std::memset(srow, 0, sizeof(int32_t) * s.pw * G);
       std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
       std::memset(srow + (s.pw + w) * G, 0, sizeof(int32_t) * s.pw * G);
-      int64_t src_pix_stride;
-      const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, src_pix_stride, saw_nan);
       if (isa.pack_activations(src, src_pix_stride, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
                                srow + s.pw * G))
         bad_code.store(true, std::memory_order_relaxed);
       column_window_sums(srow, s.kw, s.sw, s.dw, G, sh.wo, crow);
     });
     grid_w = wp;
-    grid_row_step = int64_t(s.sh) * wp * pix_words * 2;
-    grid_col_step = int64_t(s.sw) * pix_words * 2;
+    grid_row_step = int64_t(s.sh) * wp;
+    grid_col_step = s.sw;
     grid_tap_step = 0;
     csum_row_step = int64_t(s.sh) * sh.wo * G;
     csum_tap_step = int64_t(s.dh) * sh.wo * G;
@@ -414,7 +471,10 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   // grid already has one row per output row).
   int32_t* qsum = csum;
   const int64_t row = int64_t(sh.wo) * G;
-  if (csum_taps > 1 || csum_row_step != row) {
+  if (!planes) {  // int8 panels only: their code-sum factor is 0, but the kernels still read it
+    qsum = workspace<int32_t>(2, size_t(n) * howo * G);
+    std::memset(qsum, 0, sizeof(int32_t) * size_t(n) * howo * G);
+  } else if (csum_taps > 1 || csum_row_step != row) {
     qsum = workspace<int32_t>(2, size_t(n) * howo * G);
     parallel_for(int64_t(n) * sh.ho, threads, [&](int64_t item) {
       const int64_t img = item / sh.ho, oh = item % sh.ho;
@@ -463,18 +523,21 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     }
   }
 
-  // 4. Output channel offsets and tap offsets.
+  // 4. Output channel offsets and tap offsets, in grid pixels, then the kernels' reduction steps
+  // (tap, 32-bit word) for bit-planes (step_off) and for int8 codes (step_off8).
   std::vector<int64_t> tap_off(red_taps_);
   if (row_windows_) {
     for (int i = 0; i < s.kh; ++i) tap_off[i] = i * grid_tap_step;
   } else {
     for (int i = 0; i < s.kh; ++i)
-      for (int j = 0; j < s.kw; ++j)
-        tap_off[i * s.kw + j] = (int64_t(i) * s.dh * wp + int64_t(j) * s.dw) * pix_words * 2;
+      for (int j = 0; j < s.kw; ++j) tap_off[i * s.kw + j] = int64_t(i) * s.dh * wp + int64_t(j) * s.dw;
   }
-  std::vector<int64_t> step_off;  // the kernels' reduction steps: (tap, 32-bit word)
-  for (int t = 0; t < red_taps_; ++t)
-    for (int c = 0; c < kc32_; ++c) step_off.push_back(tap_off[t] + c);
+  const int64_t pix32 = pix_words * 2;  // 32-bit words per bit-plane grid pixel
+  std::vector<int64_t> step_off, step_off8;
+  for (int t = 0; t < red_taps_; ++t) {
+    for (int c = 0; c < kc32_; ++c) step_off.push_back(tap_off[t] * pix32 + c);
+    for (int c = 0; c < kc8_; ++c) step_off8.push_back(tap_off[t] * pix8 + c);
+  }
   std::vector<std::vector<int64_t>> ch_off(panels.size());
   for (size_t pi = 0; pi < panels.size(); ++pi)
     for (int k : panels[pi].w.channels) ch_off[pi].push_back(out_nchw ? int64_t(k) * howo : k);
@@ -521,10 +584,10 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     const int64_t pix_end = std::min(howo, it.tile_end * k.mr);
     BlockArgs b;
     b.w = p.w.data.data() + it.block * p.w.block_words;
-    b.step_off = step_off.data();
-    b.steps = int(step_off.size());
-    b.kc = kc32_;
-    b.a_plane_stride = 2 * int64_t(kw64_);
+    b.step_off = p.int8 ? step_off8.data() : step_off.data();
+    b.steps = int(p.int8 ? step_off8.size() : step_off.size());
+    b.kc = p.int8 ? kc8_ : kc32_;
+    b.a_plane_stride = p.int8 ? 0 : 2 * int64_t(kw64_);
     b.nr = int(std::min<int64_t>(NR, int64_t(p.w.channels.size()) - pos0));
     b.shift = p.shift;
     b.qcoef = p.qcoef;
@@ -547,11 +610,13 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       img_out = int64_t(it.img) * howo * s.cout;
       pix_stride_out = s.cout;
     }
-    const int64_t group_off = int64_t(p.group) * A * kw64_ * 2;
+    // Pixel words and the group's first word on the panel's grid.
+    const int64_t pw32 = p.int8 ? pix8 : pix32;
+    const int64_t group_off = p.int8 ? int64_t(p.group) * kc8_ : int64_t(p.group) * A * kw64_ * 2;
     RunArgs r;
-    r.act = act32 + int64_t(it.img) * grid_h * grid_w * pix_words * 2 + group_off;
-    r.row_step = grid_row_step;
-    r.col_step = grid_col_step;
+    r.act = (p.int8 ? act8 : act32) + int64_t(it.img) * grid_h * grid_w * pw32 + group_off;
+    r.row_step = grid_row_step * pw32;
+    r.col_step = grid_col_step * pw32;
     r.wo = sh.wo;
     r.pix_begin = pix_begin;
     r.pix_end = pix_end;

@@ -28,6 +28,7 @@ struct ConvSpec {
   std::vector<double> scale;   // [cout] a_scale * w_scale[k]
   std::vector<double> bias;    // [cout]
   int force_nv = 0;            // tests: pin the channel tile (vectors per tile) when the ISA has it
+  int force_int8 = 0;          // tests: 1 runs every panel the int8 kernels can take on them, -1 none
 };
 
 // The input of one forward call: uint8 codes or float32 activations, any strides.
@@ -59,13 +60,16 @@ class ConvLayer {
   // Packed weights for an ISA (packed on first use, then cached).
   struct Panel {
     int group;
+    bool int8;  // runs on the ISA's int8 kernels (codes and weights as bytes), not on bit-planes
     WeightPanel w;
     int shift;
     int32_t qcoef;
     std::vector<double> scale, bias;  // padded to blocks * NR
   };
   const std::vector<Panel>& panels_for(const IsaImpl& isa);
-  KernelInfo choose_kernel(const IsaImpl& isa, int bits, int channels) const;
+  // The fastest channel tile by estimated cycles per output pixel (*cost), for `bits`-bit weights on
+  // bit-planes or, with int8, on the ISA's int8 kernels.
+  KernelInfo choose_kernel(const IsaImpl& isa, int bits, int channels, bool int8, double* cost) const;
   ActQuant act_quant() const;  // the activation quantizer in float32, for float input
   int64_t packed_weight_bytes(const IsaImpl& isa);
 
@@ -76,6 +80,7 @@ class ConvLayer {
   // (cg_ and taps_, or kw * cg_ and kh when kernel-row windows are packed whole, row_windows_).
   bool row_windows_ = false;
   int red_cg_, red_taps_, kw64_, kc32_;
+  int kc8_;  // 32-bit words of 4 codes per packed pixel and group, for the int8 kernels
   std::vector<int16_t> qweight_;
   std::vector<int16_t> qweight_windows_;  // [cout][kw][cg][kh] when row_windows_
   std::vector<int64_t> tapsum_;  // [cout][taps] sum over input channels of qw

@@ -9,7 +9,8 @@
 
 namespace bitconv {
 
-enum class Isa : int { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3 };
+// Avx512Vnni: the avx512 kernels plus int8 VPDPBUSD kernels for panels with many plane pairs.
+enum class Isa : int { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3, Avx512Vnni = 4 };
 
 struct IsaImpl {
   Isa isa;
@@ -21,6 +22,7 @@ struct IsaImpl {
   TransposeOutFn transpose_out;
   DepthwiseRowFn depthwise_row;
   DepthwiseValuesFn depthwise_values;
+  KernelInfo (*int8_kernel)(int nv);  // null where the ISA has no int8 kernels
 };
 
 // ISAs compiled into this build, best first.

@@ -6,8 +6,9 @@
 //
 // Vectorised across output channels: one vector holds the same 32-bit input word for V::L output
 // channels. Per step (tap, word): load B x NV weight vectors, broadcast one activation word per
-// (pixel, plane) and add popcount(W_i AND A_j) into accumulator class i + j. Accumulators stay in
-// registers for the whole reduction; classes are combined with shifts once, in the epilogue.
+// (pixel, plane) and add popcount(W_i AND A_j) into accumulator class i + j (V::mac; the int8 kernels
+// define it as a 4-byte dot product and use one plane each). Accumulators stay in registers for
+// the whole reduction; classes are combined with shifts once, in the epilogue.
 //
 // Requires: microkernel.h included, V defined.
 
@@ -98,7 +99,7 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
           for (int i = 0; i < B; ++i)
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v)
-              acc[i + j][m][v] = V::add(acc[i + j][m][v], V::popcount_and(wv[i][v], av));
+              acc[i + j][m][v] = V::mac(acc[i + j][m][v], wv[i][v], av);
         }
       }
     }

@@ -25,6 +25,7 @@ struct V {
     const __m256i pairs = _mm256_maddubs_epi16(bytes, _mm256_set1_epi8(1));
     return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
   }
+  static reg mac(reg acc, reg w, reg a) { return add(acc, popcount_and(w, a)); }  // one plane pair
   static reg add(reg a, reg b) { return _mm256_add_epi32(a, b); }
   static reg sub(reg a, reg b) { return _mm256_sub_epi32(a, b); }
   static reg shl(reg a, int s) { return _mm256_sll_epi32(a, _mm_cvtsi32_si128(s)); }

@@ -17,6 +17,7 @@ struct V {
     const uint8x16_t bytes = vcntq_u8(vreinterpretq_u8_u32(vandq_u32(w, a)));
     return vpaddlq_u16(vpaddlq_u8(bytes));  // 16 byte counts -> 8 halfword sums -> 4 word sums
   }
+  static reg mac(reg acc, reg w, reg a) { return add(acc, popcount_and(w, a)); }  // one plane pair
   static reg add(reg a, reg b) { return vaddq_u32(a, b); }
   static reg sub(reg a, reg b) { return vsubq_u32(a, b); }
   static reg shl(reg a, int s) { return vshlq_u32(a, vdupq_n_s32(s)); }

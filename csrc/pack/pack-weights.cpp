@@ -32,3 +32,28 @@ WeightPanel pack_weight_panel(const int16_t* qweight, int cg, int taps, const st
 }
 
 }  // namespace bitconv
+
+namespace bitconv {
+
+WeightPanel pack_weight_panel_int8(const int16_t* qweight, int cg, int taps, const std::vector<int>& channels,
+                                   int kc8, const KernelInfo& kernel) {
+  WeightPanel p;
+  p.channels = channels;
+  p.kernel = kernel;
+  const int L = kernel.lanes, NV = kernel.nv, NR = kernel.nr();
+  p.block_words = int64_t(taps) * kc8 * NV * L;
+  p.data.assign(size_t(p.blocks()) * size_t(p.block_words), 0u);
+  for (size_t pos = 0; pos < channels.size(); ++pos) {
+    const int blk = int(pos / NR), n = int(pos % NR), v = n / L, l = n % L;
+    uint32_t* base = p.data.data() + blk * p.block_words;
+    const int16_t* wk = qweight + int64_t(channels[pos]) * cg * taps;
+    for (int c = 0; c < cg; ++c)
+      for (int t = 0; t < taps; ++t) {
+        const uint32_t byte = uint8_t(int8_t(wk[c * taps + t]));
+        base[((int64_t(t) * kc8 + c / 4) * NV + v) * L + l] |= byte << (8 * (c % 4));
+      }
+  }
+  return p;
+}
+
+}  // namespace bitconv

@@ -76,4 +76,16 @@ struct WeightPanel {
 WeightPanel pack_weight_panel(const int16_t* qweight, int cg, int taps, const std::vector<int>& channels,
                               int w_bits, int mult, int offset, int kc32, const KernelInfo& kernel);
 
+// Int8 weight panel for int8_kernel_*: the layout above with one plane and kc8 words per tap, byte b
+// of word c holding int8 weight qw of input channel 4 * c + b (zero past cg). Every qw of the
+// listed channels must be in [-128, 127].
+WeightPanel pack_weight_panel_int8(const int16_t* qweight, int cg, int taps, const std::vector<int>& channels,
+                                   int kc8, const KernelInfo& kernel);
+
+// Activation codes for the int8 kernels: pixel x (src + x * src_pix_stride, `channels` codes) into
+// dst + x * dst_pix_words as `groups` groups of kc8 32-bit words, each group's codes followed by zero
+// bytes. Returns true if a code was >= 2^a_bits.
+bool copy_codes_int8(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels, int groups,
+                     int a_bits, int kc8, uint32_t* dst, int64_t dst_pix_words);
+
 }  // namespace bitconv

@@ -109,8 +109,9 @@ ProbeResult run_probe(const std::string& isa, double seconds) {
   }
 #endif
 #if defined(BITCONV_BUILD_AVX512)
-  else if (isa == "avx512") {
-    if (!f.avx512_vpopcntdq) throw std::invalid_argument("probe: this CPU does not support avx512");
+  else if (isa == "avx512" || isa == "avx512-vnni") {  // same binary kernels; vnni adds int8 ones
+    if (!f.avx512_vpopcntdq || (isa == "avx512-vnni" && !f.avx512_vnni))
+      throw std::invalid_argument("probe: this CPU does not support " + isa);
     bin = &probe_kernels::binary_avx512;
     bin_per_iter = probe_kernels::kBinaryAvx512PerIter;
     r.binary_kernel = "vpandq+vpopcntq+vpaddq zmm, 4x4 tile (16 accumulators)";

@@ -258,6 +258,8 @@ void run_case(const Case& c) {
   spec.scale = d.scale;
   spec.bias = d.bias;
   spec.force_nv = int(c.seed % 5);  // every channel-tile variant, not only the ones chosen by cost
+  // Int8 kernels (ISAs that have them) for every bit width, none, or as chosen by cost.
+  spec.force_int8 = int((c.seed / 5) % 3) - 1;
 
   std::unique_ptr<bitconv::ConvLayer> layer;
   bitconv::ConvShape sh{};

@@ -16,7 +16,8 @@ def per_channel_bits(w_bits, cout):
 
 
 def random_qweight(rng, shape, w_bits, w_encoding):
-    """Integer weights [Cout, Cin/groups, kh, kw] in range for each channel's bits, as int8.
+    """Integer weights [Cout, Cin/groups, kh, kw] in range for each channel's bits, as int16 (8-bit
+    odd levels reach +-255).
 
     Every channel with at least two weights holds both of its extremes, and about a quarter of the
     other entries are extremes too, so sign planes and top bits are always exercised.
@@ -36,7 +37,7 @@ def random_qweight(rng, shape, w_bits, w_encoding):
             u[i], u[j] = 0, (1 << int(bits[k])) - 1
         qw[k] = 2 * u - ((1 << int(bits[k])) - 1) if odd else u + lo
         assert qw[k].min() >= lo and qw[k].max() <= hi
-    return qw.reshape(shape).astype(np.int8)
+    return qw.reshape(shape).astype(np.int16)
 
 
 def random_codes(rng, shape, a_bits):

@@ -7,10 +7,14 @@
 namespace bitconv {
 
 namespace {
-// OR of n bytes (vectorised by the compiler): the caller tests its bits at and above a_bits.
-unsigned or_bytes(const uint8_t* __restrict p, int64_t n) {
-  unsigned seen = 0;
-  for (int64_t i = 0; i < n; ++i) seen |= p[i];
+// d[i] = s[i] for i < n; returns the OR of the bytes. One pass, byte-wide, so the compiler
+// vectorises it to plain loads, stores and ORs.
+uint8_t copy_or(uint8_t* __restrict d, const uint8_t* __restrict s, int64_t n) {
+  uint8_t seen = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    d[i] = s[i];
+    seen |= s[i];
+  }
   return seen;
 }
 }  // namespace
@@ -22,18 +26,14 @@ bool copy_codes_int8(const uint8_t* src, int64_t src_pix_stride, int64_t npix, i
   uint8_t* out = reinterpret_cast<uint8_t*>(dst);
   const int64_t out_pix = dst_pix_words * 4;
   unsigned seen = 0;
-  if (groups == 1 && gbytes == cg && out_pix == cg && src_pix_stride == cg) {  // dense rows: one copy
-    std::memcpy(out, src, size_t(npix * cg));
-    seen = or_bytes(src, npix * cg);
-  } else {
-    for (int64_t x = 0; x < npix; ++x) {
-      const uint8_t* s = src + x * src_pix_stride;
-      uint8_t* d = out + x * out_pix;
-      for (int g = 0; g < groups; ++g) {
-        std::memcpy(d + g * gbytes, s + int64_t(g) * cg, size_t(cg));
-        std::memset(d + g * gbytes + cg, 0, size_t(gbytes - cg));
-      }
-      seen |= or_bytes(s, channels);
+  if (groups == 1 && gbytes == cg && out_pix == cg && src_pix_stride == cg)  // dense rows: one copy
+    return (copy_or(out, src, npix * cg) >> a_bits) != 0;
+  for (int64_t x = 0; x < npix; ++x) {
+    const uint8_t* s = src + x * src_pix_stride;
+    uint8_t* d = out + x * out_pix;
+    for (int g = 0; g < groups; ++g) {
+      seen |= copy_or(d + g * gbytes, s + int64_t(g) * cg, cg);
+      for (int64_t b = cg; b < gbytes; ++b) d[g * gbytes + b] = 0;
     }
   }
   return (seen >> a_bits) != 0;

@@ -247,6 +247,12 @@ class ConvPlan:
         """Bytes of packed weight bit-planes for the active ISA."""
         return int(self._native.packed_weight_bytes())
 
+    def kernels(self) -> list:
+        """The kernels conv2d runs for this plan on the active ISA: one dict per panel of output
+        channels that share weight bits and group ("kernel": "bit-serial" or "int8", "w_bits",
+        "group", "channels", tile "mr" x "nr"), or [{"kernel": "depthwise", ...}]."""
+        return list(self._native.kernels())
+
     def output_hw(self, h: int, w: int) -> tuple:
         """(Ho, Wo) for an input of h x w; ValueError if the kernel does not fit the padded input."""
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.kernel_size, self.stride, self.padding, self.dilation

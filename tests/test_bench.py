@@ -97,6 +97,7 @@ def test_bench_json_and_csv(tmp_path, capsys):
     assert res["probe"]["binary_macs_per_second"] > 0
     for r in res["layers"]:
         assert r["checked"] is True and r["bits"] == "2x2" and r["marked"] == ""
+        assert r["kernel"] in ("bit-serial", "int8", "bit-serial+int8")
         b = r["bitconv"]
         assert b["n"] == 2 and 0 < b["min_s"] <= b["median_s"] <= b["max_s"]
         assert b["gops"] == pytest.approx(2 * r["macs"] / b["median_s"] / 1e9)
@@ -113,6 +114,7 @@ def test_bench_json_and_csv(tmp_path, capsys):
     assert [r["layer"] for r in rows] == ["layer1.0.conv1", "layer3.0.conv1", "TOTAL"]
     assert float(rows[0]["bitconv_median_s"]) > 0 and rows[0]["cpu_model"] == m["cpu_model"]
     assert "numpy_speedup" in rows[0]
+    assert rows[0]["kernel"] == res["layers"][0]["kernel"] and rows[2]["macs"] == str(t["macs"])  # TOTAL row lines up
 
 
 def test_bench_corrupt_hook_env_fails_loudly(tmp_path, monkeypatch, capsys):

@@ -190,6 +190,7 @@ def run_layer(layer: Layer, bits: P.LayerBits, comps: List[C.Comparator], *, opt
         "a_encoding": bits.a_encoding,
         "bits": bits.label(layer.cout),
         "marked": bits.marked,
+        "kernel": "+".join(sorted({k["kernel"] for k in plan.kernels()})),
         "macs": macs,
         "checked": True,
         "bitconv": dict(st, gops=2 * macs / med / 1e9),

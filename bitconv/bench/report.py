@@ -37,15 +37,23 @@ def probe_source(p: dict) -> str:
     return out
 
 
+_KERNEL_SHORT = {"bit-serial": "bs", "int8": "i8", "depthwise": "dw"}
+
+
+def _kernel_short(kernel: str) -> str:
+    return "+".join(_KERNEL_SHORT.get(k, k) for k in kernel.split("+")) if kernel else "-"
+
+
 def format_table(res: dict) -> str:
     names = list(res["comparators"])
-    head = ["layer", "shape", "bits", "MMAC", "ms (±IQR/2)", "GOPS", "eff%"]
+    head = ["layer", "shape", "bits", "kern", "MMAC", "ms (±IQR/2)", "GOPS", "eff%"]
     if any("bitconv_float_nchw" in r for r in res["layers"]):
         head.append("float ms")
     head += [f"x{SHORT.get(n, n)}" for n in names]
     rows = []
     for r in res["layers"]:
-        row = [r["name"], r["shape"], r["bits"], f"{r['macs'] / 1e6:.1f}", _fmt_ms(r["bitconv"]),
+        row = [r["name"], r["shape"], r["bits"], _kernel_short(r.get("kernel", "")), f"{r['macs'] / 1e6:.1f}",
+               _fmt_ms(r["bitconv"]),
                f"{r['bitconv']['gops']:.1f}", f"{r['efficiency_pct']:.1f}"]
         if "float ms" in head:
             f = r.get("bitconv_float_nchw")
@@ -53,7 +61,7 @@ def format_table(res: dict) -> str:
         row += [_fmt_x(r["comparators"].get(n)) for n in names]
         rows.append(row)
     def total_row(label, t, layers):
-        row = [label, f"{len(layers)} layers", "", f"{t['macs'] / 1e6:.1f}", f"{t['median_s'] * 1e3:.3f}",
+        row = [label, f"{len(layers)} layers", "", "", f"{t['macs'] / 1e6:.1f}", f"{t['median_s'] * 1e3:.3f}",
                f"{t['gops']:.1f}", f"{t['efficiency_pct']:.1f}"]
         if "float ms" in head:
             row.append(f"{sum(r['bitconv_float_nchw']['median_s'] for r in layers) * 1e3:.3f}")
@@ -68,7 +76,7 @@ def format_table(res: dict) -> str:
     if low and any(r["marked"] for r in res["layers"]):
         trows.append(total_row("TOTAL <8 bit", low, [r for r in res["layers"] if not r["marked"]]))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *trows, *rows)]
-    right = set(range(3, len(head)))
+    right = set(range(4, len(head)))
 
     def line(cells):
         return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in
@@ -86,11 +94,13 @@ def format_table(res: dict) -> str:
     out += [line(["-" * w for w in widths])] + [line(r) for r in trows] + [""]
     out.append("GOPS = 2 x MACs / median time; eff% = MACs/s x w_bits x a_bits / popcount ceiling of the cores "
                "used; xNAME = NAME's median / bitconv's median (>1: bitconv faster)")
+    out.append("kern = kernels run: bs bit-serial, i8 int8 VPDPBUSD (where faster than w x a plane pairs; eff% "
+               "above 100 then), dw depthwise")
     legend = ", ".join(f"{SHORT.get(n, n)} = {res['comparators'][n]}" for n in names)
     if legend:
         out.append(legend)
     if any(r["marked"] for r in res["layers"]):
-        out.append("* layer the plan keeps at 8 bits or leaves unquantized: run 8x8 bit-serial, left out of "
+        out.append("* layer the plan keeps at 8 bits or leaves unquantized: run at 8x8 bits, left out of "
                    "TOTAL <8 bit")
     if any(not c["complete"] for c in t["comparators"].values()):
         out.append("~ total over the layers the comparator ran (it skipped some)")
@@ -137,7 +147,7 @@ def write_csv(res: dict, path: str) -> None:
     names = list(res["comparators"])
     m = res["machine"]
     head = ["suite", "plan", "layer", "cin", "cout", "kh", "kw", "stride", "padding", "groups", "h", "w", "batch",
-            "bits", "w_bits_avg", "a_bits", "marked", "macs"]
+            "bits", "w_bits_avg", "a_bits", "marked", "kernel", "macs"]
     head += [f"bitconv_{s}" for s in CSV_STAT] + ["efficiency_pct", "ceiling_macs_per_s"]
     for n in names:
         head += [f"{n}_{s}" for s in CSV_STAT] + [f"{n}_speedup", f"{n}_skipped"]
@@ -147,7 +157,7 @@ def write_csv(res: dict, path: str) -> None:
         lay = r["layer"]
         row = [res["suite"], res["plan"], r["name"], lay["cin"], lay["cout"], lay["kh"], lay["kw"], lay["stride"],
                lay["padding"], lay["groups"], lay["h"], lay["w"], res["config"]["batch"], r["bits"],
-               f"{r['w_bits_avg']:.4g}", r["a_bits"], r["marked"], r["macs"]]
+               f"{r['w_bits_avg']:.4g}", r["a_bits"], r["marked"], r.get("kernel", ""), r["macs"]]
         row += [r["bitconv"][s] for s in CSV_STAT] + [r["efficiency_pct"], r["ceiling_macs_per_s"]]
         for n in names:
             c = r["comparators"].get(n, {})
@@ -155,7 +165,7 @@ def write_csv(res: dict, path: str) -> None:
         row += [m["cpu_model"], m["isa"], m["threads"], m["date"], m["versions"]["bitconv"]]
         rows.append(row)
     t = res["total"]
-    trow = [res["suite"], res["plan"], "TOTAL"] + [""] * 14 + [t["macs"], t["median_s"]] + [""] * 5 + [t["gops"]]
+    trow = [res["suite"], res["plan"], "TOTAL"] + [""] * 15 + [t["macs"], t["median_s"]] + [""] * 5 + [t["gops"]]
     trow += [t["efficiency_pct"], ""]
     for n in names:
         c = t["comparators"].get(n, {})

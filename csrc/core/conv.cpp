@@ -87,11 +87,11 @@ KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, int channels, 
     const KernelInfo k = int8 ? isa.int8_kernel(nv) : isa.kernel(bits, A, nv);
     if (!k.fn) break;
     const double blocks = double((channels + k.nr() - 1) / k.nr());
-    // Per step: AND + popcount + add per plane pair and lane vector (or one VPDPBUSD), one broadcast
-    // per pixel and plane; weight vectors come from L1 (2 per cycle) while a block's panel fits in
-    // it, else from L2.
+    // Per step: AND + popcount + add per plane pair and lane vector, one broadcast per pixel and
+    // plane (int8: one VPDPBUSD and one broadcast, both on the two VNNI-capable pipes as measured on
+    // Zen 5); weight vectors come from L1 (2 per cycle) while a block's panel fits in it, else L2.
     const double panel_bytes = double(steps) * B * nv * k.lanes * 4;
-    const double ops = int8 ? k.mr * nv / 2.0 : (3.0 * B * A * k.mr * nv + A * k.mr) / 4.0;
+    const double ops = int8 ? (k.mr * nv + k.mr) / 2.0 : (3.0 * B * A * k.mr * nv + A * k.mr) / 4.0;
     const double loads = B * nv / (panel_bytes <= 32768 ? 2.0 : 0.5) + A * k.mr / 2.0;
     const double per_tile = steps * std::max(ops, loads) + 40.0 + 3.0 * k.mr * nv * (B + A);
     const double c = blocks * per_tile / k.mr;
@@ -247,7 +247,7 @@ void vertical_sums(const int32_t* __restrict rows, int64_t step, int taps, int64
 bool row_codes_fit(const ConvInput& in, int64_t img, int64_t y, int w, int cin, int a_bits) {
   const uint8_t* row = static_cast<const uint8_t*>(in.data) + img * in.stride[0] + y * in.stride[2];
   const int64_t sc = in.stride[1], sx = in.stride[3];
-  unsigned seen = 0;
+  uint8_t seen = 0;  // byte-wide, so the loops vectorise without widening
   if (sc == 1) {
     for (int x = 0; x < w; ++x)
       for (int c = 0; c < cin; ++c) seen |= row[x * sx + c];

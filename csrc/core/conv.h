@@ -72,6 +72,7 @@ class ConvLayer {
   KernelInfo choose_kernel(const IsaImpl& isa, int bits, int channels, bool int8, double* cost) const;
   ActQuant act_quant() const;  // the activation quantizer in float32, for float input
   int64_t packed_weight_bytes(const IsaImpl& isa);
+  bool is_depthwise() const { return depthwise_; }
 
  private:
   ConvSpec spec_;

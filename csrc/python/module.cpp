@@ -101,6 +101,33 @@ PYBIND11_MODULE(_native, m) {
       .def("packed_weight_bytes", [](ConvLayer& l) {
         py::gil_scoped_release release;
         return l.packed_weight_bytes(active_isa());
+      })
+      .def("kernels", [](ConvLayer& l) {
+        // The kernels this layer runs on the active ISA: one entry per panel (or one "depthwise").
+        py::list out;
+        if (l.is_depthwise()) {
+          py::dict d;
+          d["kernel"] = "depthwise";
+          d["channels"] = l.spec().cout;
+          out.append(d);
+          return out;
+        }
+        const std::vector<ConvLayer::Panel>* panels;
+        {
+          py::gil_scoped_release release;
+          panels = &l.panels_for(active_isa());
+        }
+        for (const ConvLayer::Panel& p : *panels) {
+          py::dict d;
+          d["kernel"] = p.int8 ? "int8" : "bit-serial";
+          d["w_bits"] = l.spec().w_bits[size_t(p.w.channels.front())];
+          d["group"] = p.group;
+          d["channels"] = int(p.w.channels.size());
+          d["mr"] = p.w.kernel.mr;
+          d["nr"] = p.w.kernel.nr();
+          out.append(d);
+        }
+        return out;
       });
 
   m.def("compiled_isas", [] {

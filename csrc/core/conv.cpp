@@ -248,7 +248,9 @@ bool row_codes_fit(const ConvInput& in, int64_t img, int64_t y, int w, int cin, 
   const uint8_t* row = static_cast<const uint8_t*>(in.data) + img * in.stride[0] + y * in.stride[2];
   const int64_t sc = in.stride[1], sx = in.stride[3];
   uint8_t seen = 0;  // byte-wide, so the loops vectorise without widening
-  if (sc == 1) {
+  if ((sc == 1 && sx == cin) || (sx == 1 && sc == w)) {  // the row is one dense run of bytes
+    for (int64_t i = 0; i < int64_t(w) * cin; ++i) seen |= row[i];
+  } else if (sc == 1) {
     for (int x = 0; x < w; ++x)
       for (int c = 0; c < cin; ++c) seen |= row[x * sx + c];
   } else if (sx == 1) {

@@ -42,6 +42,11 @@ inline void depthwise_row(const bitconv::DepthwiseArgs& d, int oh) {
 
 inline void depthwise_values(const uint8_t* q, int64_t pix_stride, int width, int channels, int mult, float mul,
                              float sub, float* dst, int64_t cpad) {
+  if (mult == 1 && pix_stride == channels && cpad == channels) {  // dense rows: one vectorised loop
+    const int64_t n = int64_t(width) * channels;
+    for (int64_t i = 0; i < n; ++i) dst[i] = mul * float(q[i]) - sub;
+    return;
+  }
   for (int x = 0; x < width; ++x) {
     const uint8_t* qx = q + x * pix_stride;
     float* d = dst + x * cpad;

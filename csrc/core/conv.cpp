@@ -76,7 +76,8 @@ ConvLayer::ConvLayer(ConvSpec spec, const int16_t* qweight) : spec_(std::move(sp
 
 // The channel tile for a panel of `channels` output channels: the variant with the fewest estimated
 // cycles per output pixel, counting the lanes wasted on padded channels, the tile's step cost
-// (vector ops at 4 per cycle, VPDPBUSD at 2, or loads, whichever binds) and its fixed cost per tile.
+// (vector ops at 4 per cycle, isa.pair_ops per plane pair, VPDPBUSD at 2, or loads, whichever
+// binds) and its fixed cost per tile.
 // Tiles that would spill accumulators are not in the table.
 KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, int channels, bool int8, double* cost) const {
   const int A = int8 ? 1 : spec_.a_bits, B = int8 ? 1 : bits;
@@ -91,7 +92,7 @@ KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, int channels, 
     // plane (int8: one VPDPBUSD and one broadcast, both on the two VNNI-capable pipes as measured on
     // Zen 5); weight vectors come from L1 (2 per cycle) while a block's panel fits in it, else L2.
     const double panel_bytes = double(steps) * B * nv * k.lanes * 4;
-    const double ops = int8 ? (k.mr * nv + k.mr) / 2.0 : (3.0 * B * A * k.mr * nv + A * k.mr) / 4.0;
+    const double ops = int8 ? (k.mr * nv + k.mr) / 2.0 : (isa.pair_ops * B * A * k.mr * nv + A * k.mr) / 4.0;
     const double loads = B * nv / (panel_bytes <= 32768 ? 2.0 : 0.5) + A * k.mr / 2.0;
     const double per_tile = steps * std::max(ops, loads) + 40.0 + 3.0 * k.mr * nv * (B + A);
     const double c = blocks * per_tile / k.mr;

@@ -87,5 +87,6 @@ KernelInfo bitserial_kernel_neon(int w_bits, int a_bits, int nv);
 // Int8 kernels (csrc/kernels/int8-conv-<isa>.cpp): the same contract with B = A = 1 plane, whose
 // 32-bit words hold 4 channels (bytes) of uint8 codes and of int8 weights, and P = sum of products.
 KernelInfo int8_kernel_avx512vnni(int nv);
+KernelInfo int8_kernel_avx2vnni(int nv);
 
 }  // namespace bitconv

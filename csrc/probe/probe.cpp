@@ -101,8 +101,9 @@ ProbeResult run_probe(const std::string& isa, double seconds) {
     r.binary_kernel = "and+popcount(bit tricks)+add 32-bit, 2x2 tile";
   }
 #if defined(BITCONV_BUILD_AVX2)
-  else if (isa == "avx2") {
-    if (!f.avx2) throw std::invalid_argument("probe: this CPU does not support avx2");
+  else if (isa == "avx2" || isa == "avx2-vnni") {  // same binary kernels; vnni adds int8 ones
+    if (!f.avx2 || (isa == "avx2-vnni" && !f.avx_vnni))
+      throw std::invalid_argument("probe: this CPU does not support " + isa);
     bin = &probe_kernels::binary_avx2;
     bin_per_iter = probe_kernels::kBinaryAvx2PerIter;
     r.binary_kernel = "vpand+vpshufb nibble lookup+vpaddb ymm, vpsadbw fold, 2x2 tile";

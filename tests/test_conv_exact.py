@@ -644,3 +644,20 @@ def test_kernel_choice(isa):
     assert got == [(1, "bit-serial"), (8, "int8" if int8_from else "bit-serial")], got
     dw = make_plan(np.ones((8, 1, 3, 3), np.int16), w_bits=2, w_enc="signed", a_bits=2, geom=dict(groups=8))
     assert [k["kernel"] for k in dw.kernels()] == ["depthwise"]
+
+
+def test_kernelwise_panels_merge(isa):
+    """Interleaved 1- and 2-bit channels with 1-bit activations run as one 2-bit panel where the
+    cost model finds that cheaper than two scattered panels (the 1-bit weights are exact there);
+    three widths interleaved still give the exact result whatever the split."""
+    rng = np.random.default_rng(43)
+    for bits, ab, w_enc in (([1, 2] * 32, 1, "signed"), ([1, 2] * 32, 1, "odd"), ([3, 1, 2] * 21, 2, "signed"),
+                            ([2, 3, 4, 2] * 16, 3, "odd")):
+        codes, qw = layer(rng, cin=64, cout=len(bits), hw=(7, 6), w_bits=bits, w_enc=w_enc, a_bits=ab)
+        plan, _ = check(codes, qw, w_bits=bits, w_enc=w_enc, a_bits=ab, zp=1 if ab > 1 else 0,
+                        geom=dict(padding=1), what=f"[{isa}] merged {bits[:4]}")
+        ks = plan.kernels()
+        assert sum(k["channels"] for k in ks) == len(bits)
+        assert all(k["w_bits"] >= 1 for k in ks)
+        if isa.startswith("avx512") and bits == [1, 2] * 32:
+            assert [(k["kernel"], k["w_bits"]) for k in ks] == [("bit-serial", 2)], ks

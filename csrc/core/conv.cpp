@@ -107,52 +107,114 @@ KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, int channels, 
   return best;
 }
 
+namespace {
+// Output windows of 16 positions a block's channels are stored through when they are not
+// contiguous (bitserial_run's expand-stores), over all blocks of a panel.
+int store_windows(const std::vector<int>& chans, int nr) {
+  int windows = 0;
+  for (size_t b = 0; b < chans.size(); b += size_t(nr)) {
+    const size_t e = std::min(chans.size(), b + size_t(nr));
+    if (chans[e - 1] - chans[b] == int(e - b) - 1) continue;  // contiguous: stored directly
+    for (size_t n = b; n < e;) {
+      size_t m = n;
+      while (m < e && chans[m] - chans[n] < 16) ++m;
+      ++windows, n = m;
+    }
+  }
+  return windows;
+}
+}  // namespace
+
+// Panels of one group: its channels by weight bits (ascending) are split into runs of consecutive
+// bit counts, each run one panel at its highest bits (lower-bit weights are exact there: signed and
+// odd levels of b bits lie within those of b + 1) on bit-planes or int8, whichever is estimated
+// faster. Fewer, wider panels share tiles and broadcasts and store contiguous channels; the split
+// minimises the estimated cycles per output pixel.
 const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
   std::lock_guard<std::mutex> lock(pack_mutex_);
   auto it = packed_.find(int(isa.isa));
   if (it != packed_.end()) return *it->second;
   const ConvSpec& s = spec_;
   const int alpha = s.a_encoding == A_BINARY ? 2 : 1;
+  const int16_t* qw = row_windows_ ? qweight_windows_.data() : qweight_.data();
   auto panels = std::make_unique<std::vector<Panel>>();
+  struct Run {
+    int bits = 0;
+    bool int8 = false;
+    KernelInfo k;
+    double cost = 0;
+    std::vector<int> chans;
+  };
+  // The best panel for channels `chans` whose highest weight bits are `bits`.
+  auto plan_run = [&](int bits, std::vector<int> chans) {
+    std::sort(chans.begin(), chans.end());
+    Run r;
+    r.bits = bits;
+    r.k = choose_kernel(isa, bits, int(chans.size()), false, &r.cost);
+    // The int8 kernels need weights that fit int8 (not 8-bit odd levels); their result needs no
+    // code-sum term.
+    bool int8 = isa.int8_kernel && s.force_int8 >= 0;
+    for (size_t i = 0; int8 && i < chans.size(); ++i)
+      for (int64_t e = 0; e < int64_t(cg_) * taps_; ++e) {
+        const int v = qweight_[size_t(chans[i]) * cg_ * taps_ + e];
+        if (v < -128 || v > 127) int8 = false;
+      }
+    double cost8 = 0;
+    KernelInfo k8;
+    if (int8) k8 = choose_kernel(isa, bits, int(chans.size()), true, &cost8);
+    if (int8 && (s.force_int8 > 0 || cost8 < r.cost)) r.int8 = true, r.k = k8, r.cost = cost8;
+    // Scattered channels go through the tile buffer and one masked store per window and pixel.
+    const int windows = store_windows(chans, r.k.nr());
+    if (windows) r.cost += 2.0 * r.k.nv * ((chans.size() + r.k.nr() - 1) / r.k.nr()) + 4.0 * windows;
+    r.chans = std::move(chans);
+    return r;
+  };
   for (int g = 0; g < s.groups && !depthwise_; ++g) {  // depthwise layers have their own weights
+    std::vector<int> bits_of;                  // distinct bit counts, ascending
+    std::vector<std::vector<int>> chans_of;    // their channels
     for (int bits = 1; bits <= 8; ++bits) {
       std::vector<int> chans;
       for (int k = g * cog_; k < (g + 1) * cog_; ++k)
         if (s.w_bits[k] == bits) chans.push_back(k);
-      if (chans.empty()) continue;
-      const int16_t* qw = row_windows_ ? qweight_windows_.data() : qweight_.data();
-      double cost = 0, cost8 = 0;
-      const KernelInfo ki = choose_kernel(isa, bits, int(chans.size()), false, &cost);
-      // The int8 kernels take the panel when they are estimated faster (many plane pairs) and its
-      // weights fit int8 (not 8-bit odd levels); their result needs no code-sum term.
-      bool int8 = isa.int8_kernel && s.force_int8 >= 0;
-      for (size_t i = 0; int8 && i < chans.size(); ++i)
-        for (int64_t e = 0; e < int64_t(cg_) * taps_; ++e) {
-          const int v = qweight_[size_t(chans[i]) * cg_ * taps_ + e];
-          if (v < -128 || v > 127) int8 = false;
-        }
-      KernelInfo k8;
-      if (int8) k8 = choose_kernel(isa, bits, int(chans.size()), true, &cost8);
-      int8 = int8 && (s.force_int8 > 0 || cost8 < cost);
+      if (!chans.empty()) bits_of.push_back(bits), chans_of.push_back(std::move(chans));
+    }
+    // best[j]: the cheapest split of the first j bit counts (runs ending at j - 1).
+    const int nb = int(bits_of.size());
+    std::vector<double> best(size_t(nb) + 1, 0.0);
+    std::vector<Run> last(size_t(nb) + 1);
+    std::vector<int> from(size_t(nb) + 1, 0);
+    for (int j = 1; j <= nb; ++j) {
+      std::vector<int> chans;
+      for (int i = j; i >= 1; --i) {  // run i-1 .. j-1
+        chans.insert(chans.end(), chans_of[size_t(i) - 1].begin(), chans_of[size_t(i) - 1].end());
+        Run r = plan_run(bits_of[size_t(j) - 1], chans);
+        if (i == j || best[size_t(i) - 1] + r.cost < best[size_t(j)])
+          best[size_t(j)] = best[size_t(i) - 1] + r.cost, last[size_t(j)] = std::move(r), from[size_t(j)] = i - 1;
+      }
+    }
+    std::vector<Run> runs;
+    for (int j = nb; j > 0; j = from[size_t(j)]) runs.push_back(std::move(last[size_t(j)]));
+    for (auto r = runs.rbegin(); r != runs.rend(); ++r) {
       Panel p;
       p.group = g;
-      p.int8 = int8;
-      if (int8) {
-        p.w = pack_weight_panel_int8(qw, red_cg_, red_taps_, chans, kc8_, k8);
+      p.bits = r->bits;
+      p.int8 = r->int8;
+      if (r->int8) {
+        p.w = pack_weight_panel_int8(qw, red_cg_, red_taps_, r->chans, kc8_, r->k);
         p.shift = log2_small(alpha);
         p.qcoef = 0;
       } else {
-        const EncodingTerms e = weight_terms(bits, s.w_encoding);
-        p.w = pack_weight_panel(qw, red_cg_, red_taps_, chans, bits, e.mult, e.offset, kc32_, ki);
+        const EncodingTerms e = weight_terms(r->bits, s.w_encoding);
+        p.w = pack_weight_panel(qw, red_cg_, red_taps_, r->chans, r->bits, e.mult, e.offset, kc32_, r->k);
         p.shift = log2_small(alpha * e.mult);
         p.qcoef = alpha * e.offset;
       }
       const size_t padded = size_t(p.w.blocks()) * p.w.kernel.nr();
       p.scale.assign(padded, 0.0);
       p.bias.assign(padded, 0.0);
-      for (size_t i = 0; i < chans.size(); ++i) {
-        p.scale[i] = s.scale[chans[i]];
-        p.bias[i] = s.bias[chans[i]];
+      for (size_t i = 0; i < r->chans.size(); ++i) {
+        p.scale[i] = s.scale[size_t(r->chans[i])];
+        p.bias[i] = s.bias[size_t(r->chans[i])];
       }
       panels->push_back(std::move(p));
     }

@@ -60,6 +60,7 @@ class ConvLayer {
   // Packed weights for an ISA (packed on first use, then cached).
   struct Panel {
     int group;
+    int bits;   // weight bits the panel runs at (its channels' highest)
     bool int8;  // runs on the ISA's int8 kernels (codes and weights as bytes), not on bit-planes
     WeightPanel w;
     int shift;

@@ -120,7 +120,7 @@ PYBIND11_MODULE(_native, m) {
         for (const ConvLayer::Panel& p : *panels) {
           py::dict d;
           d["kernel"] = p.int8 ? "int8" : "bit-serial";
-          d["w_bits"] = l.spec().w_bits[size_t(p.w.channels.front())];
+          d["w_bits"] = p.bits;
           d["group"] = p.group;
           d["channels"] = int(p.w.channels.size());
           d["mr"] = p.w.kernel.mr;

@@ -661,3 +661,23 @@ def test_kernelwise_panels_merge(isa):
         assert all(k["w_bits"] >= 1 for k in ks)
         if isa.startswith("avx512") and bits == [1, 2] * 32:
             assert [(k["kernel"], k["w_bits"]) for k in ks] == [("bit-serial", 2)], ks
+
+
+@pytest.mark.parametrize("stride", [1, 2, (2, 1), (1, 2)])
+def test_depthwise_row_tiles(isa, stride):
+    """Depthwise 3x3 rows wide enough for the whole-tile paths (8 and 16 pixels) and their tails,
+    channel counts around the 16-lane blocks, a channel multiplier, row dilation; int32 and float,
+    NHWC and NCHW."""
+    rng = np.random.default_rng(47)
+    sw = stride[1] if isinstance(stride, tuple) else stride
+    for wo in (7, 8, 9, 16, 17, 31, 32, 33, 47, 50):
+        for cin, mult, dil in ((1, 1, 1), (15, 1, 1), (17, 2, 1), (33, 1, (2, 1)), (16, 3, 1)):
+            w = (wo - 1) * sw + 3 - 2
+            codes, qw = layer(rng, cin=cin, cout=cin * mult, hw=(5, w), w_bits=4, a_bits=3, groups=cin)
+            geom = dict(padding=1, stride=stride, groups=cin, dilation=dil)
+            plan, exp = check(codes, qw, w_bits=4, w_enc="signed", a_bits=3, zp=2, geom=geom,
+                              what=f"[{isa}] depthwise wo={wo} cin={cin} x{mult}")
+            assert exp.shape[3] == wo and plan.kernels()[0]["kernel"] == "depthwise"
+            got_f = conv2d(codes.transpose(0, 2, 3, 1), plan, layout="NHWC")
+            ref_f = scale_output(exp, plan.a_scale, plan.w_scale, plan.bias).transpose(0, 2, 3, 1)
+            assert np.array_equal(got_f, ref_f), (wo, cin, mult)

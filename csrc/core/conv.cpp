@@ -757,11 +757,9 @@ void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const
         std::fill(drow, drow + wp * cp, 0.0f);
         continue;
       }
-      std::fill(drow, drow + s.pw * cp, 0.0f);
-      std::fill(drow + (s.pw + w) * cp, drow + wp * cp, 0.0f);
       int64_t pix_stride;
       const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, pix_stride, saw_nan);
-      isa.depthwise_values(src, pix_stride, w, s.cout, cog_, mul, sub, drow + s.pw * cp, cp);
+      isa.depthwise_values(src, pix_stride, w, s.pw, s.cout, cog_, mul, sub, drow, cp);
     }
     DepthwiseArgs d;
     d.act = vals;

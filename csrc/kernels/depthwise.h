@@ -10,7 +10,8 @@
 namespace bitconv {
 
 struct DepthwiseArgs {
-  const float* act;      // padded value rows [row - row0][wp][cpad], input expanded to Cout channels
+  const float* act;      // padded value rows [row - row0][cpad / L][wp][L] (channel blocks of the ISA's
+                         // L lanes, so a block's pass streams contiguous pixels), input expanded to Cout
   int64_t row0;          // padded input row held at act
   int64_t wp, cpad;      // padded width, padded channel stride (multiple of 16)
   int channels;          // Cout
@@ -26,15 +27,16 @@ struct DepthwiseArgs {
 
 using DepthwiseRowFn = void (*)(const DepthwiseArgs& d, int oh);
 
-// One row of values for the kernel: dst[x * cpad + k] = mul * q[x * pix_stride + k / mult] - sub for
-// k < channels (Cout = mult * Cin), zero for channels..cpad-1.
-using DepthwiseValuesFn = void (*)(const uint8_t* q, int64_t pix_stride, int width, int channels, int mult,
-                                   float mul, float sub, float* dst, int64_t cpad);
+// One padded row of values for the kernel, [cpad / L][wp][L]: padded pixel pad + x, channel k holds
+// mul * q[x * pix_stride + k / mult] - sub for x < width, k < channels (Cout = mult * Cin); the
+// pad pixels on either side and channels..cpad-1 hold zero.
+using DepthwiseValuesFn = void (*)(const uint8_t* q, int64_t pix_stride, int width, int pad, int channels,
+                                   int mult, float mul, float sub, float* dst, int64_t cpad);
 
-void depthwise_values_scalar(const uint8_t*, int64_t, int, int, int, float, float, float*, int64_t);
-void depthwise_values_avx2(const uint8_t*, int64_t, int, int, int, float, float, float*, int64_t);
-void depthwise_values_avx512(const uint8_t*, int64_t, int, int, int, float, float, float*, int64_t);
-void depthwise_values_neon(const uint8_t*, int64_t, int, int, int, float, float, float*, int64_t);
+void depthwise_values_scalar(const uint8_t*, int64_t, int, int, int, int, float, float, float*, int64_t);
+void depthwise_values_avx2(const uint8_t*, int64_t, int, int, int, int, float, float, float*, int64_t);
+void depthwise_values_avx512(const uint8_t*, int64_t, int, int, int, int, float, float, float*, int64_t);
+void depthwise_values_neon(const uint8_t*, int64_t, int, int, int, int, float, float, float*, int64_t);
 void depthwise_row_scalar(const DepthwiseArgs& d, int oh);
 void depthwise_row_avx2(const DepthwiseArgs& d, int oh);
 void depthwise_row_avx512(const DepthwiseArgs& d, int oh);

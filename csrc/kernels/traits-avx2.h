@@ -62,6 +62,7 @@ struct V {
 struct F {
   using reg = __m256;
   static constexpr int L = V::L;
+  static constexpr int kDepthwiseMR = 8;  // pixels per 3x3 depthwise tile (16 registers: weights reload from L1)
   static reg zero() { return _mm256_setzero_ps(); }
   static reg load(const float* p) { return _mm256_loadu_ps(p); }
   static reg fma(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }

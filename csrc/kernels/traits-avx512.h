@@ -19,7 +19,12 @@ struct V {
   static reg sub(reg a, reg b) { return _mm512_sub_epi32(a, b); }
   static reg shl(reg a, int s) { return _mm512_sll_epi32(a, _mm_cvtsi32_si128(s)); }
   static __mmask16 mask(int n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1u); }
-  static void store_i32(int32_t* dst, reg x, int n) { _mm512_mask_storeu_epi32(dst, mask(n), x); }
+  static void store_i32(int32_t* dst, reg x, int n) {
+    if (n >= 16)
+      _mm512_storeu_si512(dst, x);
+    else
+      _mm512_mask_storeu_epi32(dst, mask(n), x);
+  }
   static void store_f32(float* dst, reg x, const double* scale, const double* bias, int n) {
     // Same operations as the scalar path, in double: convert, multiply, add, round to float.
     const __m512d lo = _mm512_cvtepi32_pd(_mm512_castsi512_si256(x));
@@ -42,6 +47,7 @@ struct V {
 struct F {
   using reg = __m512;
   static constexpr int L = V::L;
+  static constexpr int kDepthwiseMR = 16;  // pixels per 3x3 depthwise tile (32 registers: 16 accumulators and the 9 weights fit)
   static reg zero() { return _mm512_setzero_ps(); }
   static reg load(const float* p) { return _mm512_loadu_ps(p); }
   static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }

@@ -65,6 +65,7 @@ struct V {
 struct F {
   using reg = float32x4_t;
   static constexpr int L = V::L;
+  static constexpr int kDepthwiseMR = 8;  // pixels per 3x3 depthwise tile (32 registers)
   static reg zero() { return vdupq_n_f32(0.0f); }
   static reg load(const float* p) { return vld1q_f32(p); }
   static reg fma(reg a, reg b, reg c) { return vfmaq_f32(c, a, b); }

@@ -35,6 +35,7 @@ struct V {
 struct F {
   using reg = float;
   static constexpr int L = V::L;
+  static constexpr int kDepthwiseMR = 8;  // pixels per 3x3 depthwise tile (plain floats)
   static reg zero() { return 0.0f; }
   static reg load(const float* p) { return *p; }
   static reg fma(reg a, reg b, reg c) { return a * b + c; }  // exact: integers below 2^24

@@ -137,11 +137,19 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
     if (corr[m]) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr[m]) + v * L));
     return x;
   };
-  if (direct && full && mr == MR && out_kind == bitconv::OUT_INT32) {  // the common case, no guards
+  if (direct && full && mr == MR) {  // the common cases, no guards
+    if (out_kind == bitconv::OUT_INT32) {
 #pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m)
+      for (int m = 0; m < MR; ++m)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) V::store_i32(static_cast<int32_t*>(out_base) + out_at[m] + v * L, result(m, v), L);
+        for (int v = 0; v < NV; ++v) V::store_i32(static_cast<int32_t*>(out_base) + out_at[m] + v * L, result(m, v), L);
+    } else {
+#pragma GCC unroll 8
+      for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v)
+          V::store_f32(static_cast<float*>(out_base) + out_at[m] + v * L, result(m, v), scale + v * L, bias + v * L, L);
+    }
     return;
   }
   alignas(64) int32_t buf[MR][NV * L];

@@ -681,3 +681,18 @@ def test_depthwise_row_tiles(isa, stride):
             got_f = conv2d(codes.transpose(0, 2, 3, 1), plan, layout="NHWC")
             ref_f = scale_output(exp, plan.a_scale, plan.w_scale, plan.bias).transpose(0, 2, 3, 1)
             assert np.array_equal(got_f, ref_f), (wo, cin, mult)
+
+
+def test_one_plan_many_input_sizes(isa):
+    """Border corrections are cached per input size (and ISA and layout): one plan run on more sizes
+    than the cache holds, then on the first ones again, stays exact, NCHW and NHWC."""
+    rng = np.random.default_rng(53)
+    qw = random_qweight(rng, (20, 24, 3, 3), 3, "signed")
+    plan = make_plan(qw, w_bits=3, w_enc="signed", a_bits=3, zp=5, geom=dict(padding=(1, 2), stride=(1, 2)))
+    sizes = [(h, w) for h in (3, 4, 5, 6, 7) for w in (2, 5, 8, 9)] + [(3, 2), (4, 5), (7, 9)]
+    for h, w in sizes:
+        codes = random_codes(rng, (1, 24, h, w), 3)
+        exp = reference(codes, qw, "unsigned", 5, dict(padding=(1, 2), stride=(1, 2)))
+        assert np.array_equal(conv2d(codes, plan, out="int32"), exp), (h, w)
+        got = conv2d(np.ascontiguousarray(codes.transpose(0, 2, 3, 1)), plan, out="int32", layout="NHWC")
+        assert np.array_equal(got, exp.transpose(0, 2, 3, 1)), (h, w)

@@ -9,6 +9,7 @@
 #include "core/conv.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -356,6 +357,97 @@ ConvShape ConvLayer::shape_for(int n, int h, int w) const {
   return ConvShape{n, h, w, int((hp - eh) / s.sh + 1), int((wp - ew) / s.sw + 1)};
 }
 
+// The tables forward() needs for one input size: border classes and their correction rows, the
+// kernels' reduction steps, output channel offsets. Cached per (ISA, h, w, layout): with a zero
+// point, a 512-channel 3x3 layer spent 20 us of each call building its corrections.
+std::shared_ptr<const ConvLayer::ShapeTables> ConvLayer::shape_tables(const IsaImpl& isa,
+                                                                      const std::vector<Panel>& panels,
+                                                                      const ConvShape& sh, bool out_nchw,
+                                                                      int64_t grid_tap_step) {
+  const std::array<int64_t, 4> key{int64_t(isa.isa), sh.h, sh.w, out_nchw};
+  {
+    std::lock_guard<std::mutex> lock(tables_mutex_);
+    auto it = tables_.find(key);
+    if (it != tables_.end()) return it->second;
+  }
+  const ConvSpec& s = spec_;
+  const int h = sh.h, w = sh.w;
+  const int64_t wp = w + 2 * s.pw, howo = int64_t(sh.ho) * sh.wo;
+  const int64_t pix32 = int64_t(s.groups) * s.a_bits * kw64_ * 2, pix8 = int64_t(s.groups) * kc8_;
+  auto t = std::make_shared<ShapeTables>();
+
+  // Border corrections: beta * (sum of qw over the taps inside the input), by border class.
+  const int beta = s.a_encoding == A_BINARY ? 1 : s.a_zero_point;
+  std::vector<int> row_cls(static_cast<size_t>(sh.ho)), col_cls(static_cast<size_t>(sh.wo));
+  std::vector<uint32_t> row_masks, col_masks;  // valid-tap masks of each class (kh, kw <= 32 checked)
+  auto classify = [](int count, int stride, int pad, int dil, int taps, int size, std::vector<int>& cls,
+                     std::vector<uint32_t>& masks) {
+    for (int o = 0; o < count; ++o) {
+      uint32_t m = 0;
+      for (int i = 0; i < taps; ++i) {
+        const int64_t x = int64_t(o) * stride - pad + int64_t(i) * dil;
+        if (x >= 0 && x < size) m |= 1u << i;
+      }
+      auto it = std::find(masks.begin(), masks.end(), m);
+      cls[size_t(o)] = int(it - masks.begin());
+      if (it == masks.end()) masks.push_back(m);
+    }
+  };
+  t->corr.resize(panels.size());  // [panel][class][padded position]
+  t->corr_row.resize(panels.size());
+  t->corr_col.resize(panels.size());
+  if (beta != 0) {
+    classify(sh.ho, s.sh, s.ph, s.dh, s.kh, h, row_cls, row_masks);
+    classify(sh.wo, s.sw, s.pw, s.dw, s.kw, w, col_cls, col_masks);
+    std::vector<int> valid;  // the taps inside the input for one class
+    for (size_t pi = 0; pi < panels.size(); ++pi) {
+      const Panel& p = panels[pi];
+      const size_t padded = size_t(p.w.blocks()) * p.w.kernel.nr();
+      t->corr[pi].assign(row_masks.size() * col_masks.size() * padded, 0);
+      for (size_t rc = 0; rc < row_masks.size(); ++rc)
+        for (size_t cc = 0; cc < col_masks.size(); ++cc) {
+          valid.clear();
+          for (int i = 0; i < s.kh; ++i)
+            for (int j = 0; j < s.kw; ++j)
+              if (((row_masks[rc] >> i) & 1u) && ((col_masks[cc] >> j) & 1u)) valid.push_back(i * s.kw + j);
+          int32_t* row = t->corr[pi].data() + (rc * col_masks.size() + cc) * padded;
+          for (size_t pos = 0; pos < p.w.channels.size(); ++pos) {
+            const int64_t* ts = tapsum_.data() + size_t(p.w.channels[pos]) * taps_;
+            int64_t sum = 0;
+            for (int tap : valid) sum += ts[tap];
+            row[pos] = int32_t(uint32_t(uint64_t(sum * beta)));  // wraps like the kernel's lanes
+          }
+        }
+      // A pixel's correction row is corr + corr_row[oh] + corr_col[ow] (+ the block's first channel).
+      for (int oh = 0; oh < sh.ho; ++oh)
+        t->corr_row[pi].push_back(row_cls[size_t(oh)] * int64_t(col_masks.size()) * int64_t(padded));
+      for (int ow = 0; ow < sh.wo; ++ow) t->corr_col[pi].push_back(col_cls[size_t(ow)] * int64_t(padded));
+    }
+  }
+
+  // Tap offsets in grid pixels, then the kernels' reduction steps (tap, 32-bit word) for bit-planes
+  // (step_off) and for int8 codes (step_off8); output channel offsets.
+  std::vector<int64_t> tap_off(static_cast<size_t>(red_taps_));
+  if (row_windows_) {
+    for (int i = 0; i < s.kh; ++i) tap_off[size_t(i)] = i * grid_tap_step;
+  } else {
+    for (int i = 0; i < s.kh; ++i)
+      for (int j = 0; j < s.kw; ++j) tap_off[size_t(i * s.kw + j)] = int64_t(i) * s.dh * wp + int64_t(j) * s.dw;
+  }
+  for (int tap = 0; tap < red_taps_; ++tap) {
+    for (int c = 0; c < kc32_; ++c) t->step_off.push_back(tap_off[size_t(tap)] * pix32 + c);
+    for (int c = 0; c < kc8_; ++c) t->step_off8.push_back(tap_off[size_t(tap)] * pix8 + c);
+  }
+  t->ch_off.resize(panels.size());
+  for (size_t pi = 0; pi < panels.size(); ++pi)
+    for (int k : panels[pi].w.channels) t->ch_off[pi].push_back(out_nchw ? int64_t(k) * howo : k);
+
+  std::lock_guard<std::mutex> lock(tables_mutex_);
+  if (tables_.size() >= 16) tables_.clear();  // many input sizes: keep memory bounded
+  tables_[key] = t;
+  return t;
+}
+
 void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int out_kind,
                         bool out_nchw, int threads) {
   const ConvSpec& s = spec_;
@@ -547,73 +639,16 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     });
   }
 
-  // 3. Border corrections: beta * (sum of qw over the taps inside the input), by border class.
+  // 3, 4. Border corrections and offsets, built once per input size (see ShapeTables).
   const int beta = s.a_encoding == A_BINARY ? 1 : s.a_zero_point;
-  std::vector<int> row_cls(sh.ho), col_cls(sh.wo);
-  std::vector<uint32_t> row_masks, col_masks;  // valid-tap masks of each class (kh, kw <= 32 checked)
-  auto classify = [](int count, int stride, int pad, int dil, int taps, int size, std::vector<int>& cls,
-                     std::vector<uint32_t>& masks) {
-    for (int o = 0; o < count; ++o) {
-      uint32_t m = 0;
-      for (int i = 0; i < taps; ++i) {
-        const int64_t x = int64_t(o) * stride - pad + int64_t(i) * dil;
-        if (x >= 0 && x < size) m |= 1u << i;
-      }
-      auto it = std::find(masks.begin(), masks.end(), m);
-      cls[o] = int(it - masks.begin());
-      if (it == masks.end()) masks.push_back(m);
-    }
-  };
-  std::vector<std::vector<int32_t>> corr(panels.size());  // [panel][class][padded position]
-  if (beta != 0) {
-    classify(sh.ho, s.sh, s.ph, s.dh, s.kh, h, row_cls, row_masks);
-    classify(sh.wo, s.sw, s.pw, s.dw, s.kw, w, col_cls, col_masks);
-    for (size_t pi = 0; pi < panels.size(); ++pi) {
-      const Panel& p = panels[pi];
-      const size_t padded = size_t(p.w.blocks()) * p.w.kernel.nr();
-      corr[pi].assign(row_masks.size() * col_masks.size() * padded, 0);
-      for (size_t rc = 0; rc < row_masks.size(); ++rc)
-        for (size_t cc = 0; cc < col_masks.size(); ++cc) {
-          int32_t* row = corr[pi].data() + (rc * col_masks.size() + cc) * padded;
-          for (size_t pos = 0; pos < p.w.channels.size(); ++pos) {
-            const int64_t* ts = tapsum_.data() + size_t(p.w.channels[pos]) * taps_;
-            int64_t sum = 0;
-            for (int i = 0; i < s.kh; ++i)
-              if ((row_masks[rc] >> i) & 1u)
-                for (int j = 0; j < s.kw; ++j)
-                  if ((col_masks[cc] >> j) & 1u) sum += ts[i * s.kw + j];
-            row[pos] = int32_t(uint32_t(uint64_t(sum * beta)));  // wraps like the kernel's lanes
-          }
-        }
-    }
-  }
-
-  // 4. Output channel offsets and tap offsets, in grid pixels, then the kernels' reduction steps
-  // (tap, 32-bit word) for bit-planes (step_off) and for int8 codes (step_off8).
-  std::vector<int64_t> tap_off(red_taps_);
-  if (row_windows_) {
-    for (int i = 0; i < s.kh; ++i) tap_off[i] = i * grid_tap_step;
-  } else {
-    for (int i = 0; i < s.kh; ++i)
-      for (int j = 0; j < s.kw; ++j) tap_off[i * s.kw + j] = int64_t(i) * s.dh * wp + int64_t(j) * s.dw;
-  }
   const int64_t pix32 = pix_words * 2;  // 32-bit words per bit-plane grid pixel
-  std::vector<int64_t> step_off, step_off8;
-  for (int t = 0; t < red_taps_; ++t) {
-    for (int c = 0; c < kc32_; ++c) step_off.push_back(tap_off[t] * pix32 + c);
-    for (int c = 0; c < kc8_; ++c) step_off8.push_back(tap_off[t] * pix8 + c);
-  }
-  std::vector<std::vector<int64_t>> ch_off(panels.size());
-  for (size_t pi = 0; pi < panels.size(); ++pi)
-    for (int k : panels[pi].w.channels) ch_off[pi].push_back(out_nchw ? int64_t(k) * howo : k);
-  // A pixel's correction row is corr[panel] + corr_row[oh] + corr_col[ow] (+ the block's first channel).
-  std::vector<std::vector<int64_t>> corr_row(panels.size()), corr_col(panels.size());
-  if (beta != 0)
-    for (size_t pi = 0; pi < panels.size(); ++pi) {
-      const int64_t padded = int64_t(panels[pi].w.blocks()) * panels[pi].w.kernel.nr();
-      for (int oh = 0; oh < sh.ho; ++oh) corr_row[pi].push_back(row_cls[oh] * int64_t(col_masks.size()) * padded);
-      for (int ow = 0; ow < sh.wo; ++ow) corr_col[pi].push_back(col_cls[ow] * padded);
-    }
+  const std::shared_ptr<const ShapeTables> tables = shape_tables(isa, panels, sh, out_nchw, grid_tap_step);
+  const std::vector<std::vector<int32_t>>& corr = tables->corr;
+  const std::vector<std::vector<int64_t>>& corr_row = tables->corr_row;
+  const std::vector<std::vector<int64_t>>& corr_col = tables->corr_col;
+  const std::vector<std::vector<int64_t>>& ch_off = tables->ch_off;
+  const std::vector<int64_t>& step_off = tables->step_off;
+  const std::vector<int64_t>& step_off8 = tables->step_off8;
 
   // 5. Work items: (image, panel block, range of pixel tiles).
   struct Item {

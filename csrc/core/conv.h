@@ -1,6 +1,7 @@
 // A bit-serial conv2d layer: weights packed once per ISA, forward() packs activations and runs the
 // kernels over output tiles on the thread pool. Computes DESIGN.md section 2 exactly.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -96,6 +97,16 @@ class ConvLayer {
   std::vector<double> dw_scale_, dw_bias_;
   std::mutex pack_mutex_;
   std::map<int, std::unique_ptr<std::vector<Panel>>> packed_;
+  // Per input size: border corrections and offsets (conv.cpp).
+  struct ShapeTables {
+    std::vector<std::vector<int32_t>> corr;  // [panel][border class][padded position]
+    std::vector<std::vector<int64_t>> corr_row, corr_col, ch_off;  // [panel][oh], [panel][ow], [panel][pos]
+    std::vector<int64_t> step_off, step_off8;
+  };
+  std::shared_ptr<const ShapeTables> shape_tables(const IsaImpl& isa, const std::vector<Panel>& panels,
+                                                  const ConvShape& sh, bool out_nchw, int64_t grid_tap_step);
+  std::mutex tables_mutex_;
+  std::map<std::array<int64_t, 4>, std::shared_ptr<const ShapeTables>> tables_;
 };
 
 }  // namespace bitconv

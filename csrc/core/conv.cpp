@@ -257,14 +257,16 @@ const uint8_t* codes_row(const IsaImpl& isa, const ConvInput& in, const ActQuant
 }
 
 // Per-thread scratch that keeps its memory between calls: fresh multi-megabyte allocations would
-// be zero-filled and page-faulted on every call. Contents are uninitialised.
+// be zero-filled and page-faulted on every call. Contents are uninitialised. Slots: 0 bit-planes,
+// 1 column code sums (depthwise: NCHW row), 2 window code sums, 3 a packed row's pixel sums, 4 int8
+// codes, 5 an NCHW output tile.
 template <class T>
 T* workspace(int slot, size_t count) {
   struct Buffer {
     std::unique_ptr<unsigned char[]> data;
     size_t bytes = 0;
   };
-  thread_local Buffer buffers[5];
+  thread_local Buffer buffers[6];
   Buffer& b = buffers[slot];
   const size_t bytes = count * sizeof(T) + 64;
   if (b.bytes < bytes) {
@@ -674,7 +676,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     const int NR = k.nr();
     const int64_t pos0 = int64_t(it.block) * NR;
     // NCHW output: tiles are written channels-last into a per-thread scratch, then transposed.
-    thread_local std::vector<int32_t> scratch;
+    int32_t* scratch = nullptr;  // cache-line aligned, so transpose_out reads whole lines
     static const std::vector<int64_t> iota = [] {
       std::vector<int64_t> v(kMaxNR);
       for (int i = 0; i < kMaxNR; ++i) v[i] = i;
@@ -696,8 +698,8 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     b.out_kind = out_kind;
     int64_t img_out, pix_stride_out;
     if (out_nchw) {
-      scratch.resize(size_t(pix_end - pix_begin) * NR);
-      b.out = scratch.data();
+      scratch = workspace<int32_t>(5, size_t(pix_end - pix_begin) * NR);
+      b.out = scratch;
       b.ch_off = iota.data();
       b.ch_contiguous = true;
       img_out = -pix_begin * NR;
@@ -729,10 +731,10 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     r.out_stride = pix_stride_out;
     k.fn(b, r);
     if (out_nchw)
-      isa.transpose_out(scratch.data(), pix_end - pix_begin, b.nr, NR,
+      isa.transpose_out(scratch, pix_end - pix_begin, b.nr, NR,
                         static_cast<int32_t*>(out) + int64_t(it.img) * s.cout * howo + pix_begin,
                         ch_off[it.panel].data() + pos0);
-  });
+  }, 1);  // items are already sized for balance: one at a time
 }
 
 }  // namespace bitconv

@@ -57,7 +57,7 @@ class Pool {
     return *p;
   }
 
-  void run(int64_t n, int threads, const std::function<void(int64_t)>& fn) {
+  void run(int64_t n, int threads, const std::function<void(int64_t)>& fn, int64_t chunk) {
     std::lock_guard<std::mutex> call_lock(call_mutex_);  // one parallel region at a time
     const int helpers = threads - 1;
     ensure_workers(helpers);
@@ -65,7 +65,7 @@ class Pool {
     n_ = n;
     // Items are taken in chunks, about four per thread: a shared counter bounced between cores
     // costs about as much as one packed row, so taking rows one by one ran slower than one thread.
-    chunk_ = (n + 4 * int64_t(threads) - 1) / (4 * int64_t(threads));
+    chunk_ = chunk > 0 ? chunk : (n + 4 * int64_t(threads) - 1) / (4 * int64_t(threads));
     next_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
     wanted_ = helpers;
@@ -142,7 +142,7 @@ class Pool {
 
 }  // namespace
 
-void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& fn) {
+void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& fn, int64_t chunk) {
   if (threads <= 0) threads = hardware_threads();
   if (n <= 0) return;
   if (threads > n) threads = int(n);
@@ -150,7 +150,7 @@ void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& fn
     for (int64_t i = 0; i < n; ++i) fn(i);
     return;
   }
-  Pool::instance().run(n, threads, fn);
+  Pool::instance().run(n, threads, fn, chunk);
 }
 
 }  // namespace bitconv

@@ -7,7 +7,8 @@ namespace bitconv {
 
 // Runs fn(i) for i in [0, n) on up to `threads` threads (the caller is one of them).
 // threads <= 0 means all hardware threads. Exceptions from fn are rethrown in the caller.
-void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& fn);
+// Threads take `chunk` items at a time; 0 picks about four chunks per thread (for many small items).
+void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& fn, int64_t chunk = 0);
 
 int hardware_threads();
 

@@ -10,6 +10,13 @@
 
 #include "pack/pack.h"
 
+// GCC 12 reports the deliberately undefined pass-through operand inside its own intrinsic wrappers
+// (_mm512_undefined_epi32 in _mm512_shuffle_i32x4 and others) as uninitialised once they are
+// inlined into the transposes below, dozens of times per build.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace {
 #include "pack/quantize-row.h"
 
@@ -464,6 +471,36 @@ inline void out_block_part(const int32_t* s, int64_t ss, int ni, int nc, int32_t
 }
 }  // namespace
 
+namespace {
+// One group of cg > 64 channels per pixel (kw64 words per plane) with a compile-time plane count:
+// the plane loop unrolled, 144-channel rows pack 1.5x faster than with a run-time count.
+template <int A>
+bool pack_wide(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int cg, int kw64, uint64_t* dst,
+               int64_t dst_pix_stride, int32_t* rowsum) {
+  const __m512i high = _mm512_set1_epi8(char(0xff << A));
+  const int left = cg - 64 * (kw64 - 1);
+  const __mmask64 last = left >= 64 ? ~__mmask64(0) : ((__mmask64(1) << left) - 1);
+  __mmask64 seen = 0;
+  for (int64_t x = 0; x < npix; ++x) {
+    const uint8_t* s = src + x * src_pix_stride;
+    uint64_t* d = dst + x * dst_pix_stride;
+    int64_t sum = 0;
+    for (int w = 0; w < kw64; ++w) {
+      const __m512i q = _mm512_maskz_loadu_epi8(w < kw64 - 1 ? ~__mmask64(0) : last, s + 64 * w);
+      seen |= _mm512_test_epi8_mask(q, high);
+#pragma GCC unroll 8
+      for (int j = 0; j < A; ++j) {
+        const __mmask64 word = _mm512_test_epi8_mask(q, _mm512_set1_epi8(char(1 << j)));
+        _store_mask64(reinterpret_cast<__mmask64*>(d + j * kw64 + w), word);
+        sum += int64_t(_mm_popcnt_u64(word)) << j;
+      }
+    }
+    rowsum[x] = int32_t(sum);
+  }
+  return seen != 0;
+}
+}  // namespace
+
 namespace bitconv {
 
 bool pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels,
@@ -493,6 +530,12 @@ bool pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t
       rowsum[x] = int32_t(sum);
     }
     return seen != 0;
+  }
+  if (groups == 1) {
+    using Wide = bool (*)(const uint8_t*, int64_t, int64_t, int, int, uint64_t*, int64_t, int32_t*);
+    static constexpr Wide wide[8] = {&pack_wide<1>, &pack_wide<2>, &pack_wide<3>, &pack_wide<4>,
+                                     &pack_wide<5>, &pack_wide<6>, &pack_wide<7>, &pack_wide<8>};
+    return wide[a_bits - 1](src, src_pix_stride, npix, cg, kw64, dst, dst_pix_stride, rowsum);
   }
   for (int64_t x = 0; x < npix; ++x) {
     const uint8_t* s = src + x * src_pix_stride;

@@ -152,9 +152,9 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
     Run r;
     r.bits = bits;
     r.k = choose_kernel(isa, bits, int(chans.size()), false, &r.cost);
-    // The int8 kernels need weights that fit int8 (not 8-bit odd levels); their result needs no
-    // code-sum term.
-    bool int8 = isa.int8_kernel && s.force_int8 >= 0;
+    // The int8 kernels need weights that fit int8 (not 8-bit odd levels) and codes their ISA takes;
+    // their result needs no code-sum term.
+    bool int8 = isa.int8_kernel && s.force_int8 >= 0 && s.a_bits <= isa.int8_max_a_bits;
     for (size_t i = 0; int8 && i < chans.size(); ++i)
       for (int64_t e = 0; e < int64_t(cg_) * taps_; ++e) {
         const int v = qweight_[size_t(chans[i]) * cg_ * taps_ + e];

@@ -14,24 +14,26 @@ const std::vector<IsaImpl>& compiled_isas() {
   static const std::vector<IsaImpl> table = {
 #if defined(BITCONV_BUILD_AVX512)
       {Isa::Avx512Vnni, "avx512-vnni", &bitserial_kernel_avx512, &pack_activations_avx512, &quantize_row_avx512, &transpose_row_avx512, &transpose_out_avx512, &depthwise_row_avx512,
-       &depthwise_values_avx512, &int8_kernel_avx512vnni, 3.0},
+       &depthwise_values_avx512, &int8_kernel_avx512vnni, 8, 3.0},
       {Isa::Avx512, "avx512", &bitserial_kernel_avx512, &pack_activations_avx512, &quantize_row_avx512, &transpose_row_avx512, &transpose_out_avx512, &depthwise_row_avx512,
-       &depthwise_values_avx512, nullptr, 3.0},
+       &depthwise_values_avx512, nullptr, 0, 3.0},
 #endif
 #if defined(BITCONV_BUILD_AVX2VNNI)
       {Isa::Avx2Vnni, "avx2-vnni", &bitserial_kernel_avx2, &pack_activations_avx2, &quantize_row_avx2, &transpose_row_avx2, &transpose_out_scalar, &depthwise_row_avx2,
-       &depthwise_values_avx2, &int8_kernel_avx2vnni, 14.0},
+       &depthwise_values_avx2, &int8_kernel_avx2vnni, 8, 14.0},
 #endif
 #if defined(BITCONV_BUILD_AVX2)
       {Isa::Avx2, "avx2", &bitserial_kernel_avx2, &pack_activations_avx2, &quantize_row_avx2, &transpose_row_avx2, &transpose_out_scalar, &depthwise_row_avx2,
-       &depthwise_values_avx2, nullptr, 14.0},
+       &depthwise_values_avx2, nullptr, 0, 14.0},
 #endif
 #if defined(BITCONV_BUILD_NEON)
+      {Isa::NeonDot, "neon-dot", &bitserial_kernel_neon, &pack_activations_scalar, &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar, &depthwise_row_neon,
+       &depthwise_values_neon, &int8_kernel_neondot, 7, 4.0},
       {Isa::Neon, "neon", &bitserial_kernel_neon, &pack_activations_scalar, &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar, &depthwise_row_neon,
-       &depthwise_values_neon, nullptr, 4.0},
+       &depthwise_values_neon, nullptr, 0, 4.0},
 #endif
       {Isa::Scalar, "scalar", &bitserial_kernel_scalar, &pack_activations_scalar, &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar, &depthwise_row_scalar,
-       &depthwise_values_scalar, nullptr, 10.0},
+       &depthwise_values_scalar, nullptr, 0, 10.0},
   };
   return table;
 }
@@ -43,6 +45,7 @@ bool supported(Isa isa) {
     case Isa::Avx512: return f.avx512_vpopcntdq;
     case Isa::Avx512Vnni: return f.avx512_vpopcntdq && f.avx512_vnni;
     case Isa::Avx2Vnni: return f.avx2 && f.avx_vnni;
+    case Isa::NeonDot: return f.neon && f.neon_dot;
     case Isa::Avx2: return f.avx2;
     case Isa::Neon: return f.neon;
     case Isa::Scalar: return true;

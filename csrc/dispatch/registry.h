@@ -9,9 +9,9 @@
 
 namespace bitconv {
 
-// Avx512Vnni, Avx2Vnni: the avx512 / avx2 kernels plus int8 VPDPBUSD kernels for the panels with
-// so many plane pairs that int8 is faster.
-enum class Isa : int { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3, Avx512Vnni = 4, Avx2Vnni = 5 };
+// Avx512Vnni, Avx2Vnni, NeonDot: the avx512 / avx2 / neon kernels plus int8 kernels (VPDPBUSD,
+// SDOT) for the panels with so many plane pairs that int8 is faster.
+enum class Isa : int { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3, Avx512Vnni = 4, Avx2Vnni = 5, NeonDot = 6 };
 
 struct IsaImpl {
   Isa isa;
@@ -24,6 +24,7 @@ struct IsaImpl {
   DepthwiseRowFn depthwise_row;
   DepthwiseValuesFn depthwise_values;
   KernelInfo (*int8_kernel)(int nv);  // null where the ISA has no int8 kernels
+  int int8_max_a_bits;                 // activation bits the int8 kernels take (SDOT: signed codes)
   double pair_ops;  // vector ops per plane pair and lane vector in the bit-serial kernels (cost model;
                     // avx2: 14, fitted to its measured popcount rate against VPDPBUSD ymm)
 };

@@ -88,5 +88,6 @@ KernelInfo bitserial_kernel_neon(int w_bits, int a_bits, int nv);
 // 32-bit words hold 4 channels (bytes) of uint8 codes and of int8 weights, and P = sum of products.
 KernelInfo int8_kernel_avx512vnni(int nv);
 KernelInfo int8_kernel_avx2vnni(int nv);
+KernelInfo int8_kernel_neondot(int nv);  // codes < 128 only (signed dot product)
 
 }  // namespace bitconv

@@ -119,7 +119,8 @@ ProbeResult run_probe(const std::string& isa, double seconds) {
   }
 #endif
 #if defined(BITCONV_BUILD_NEON)
-  else if (isa == "neon") {
+  else if (isa == "neon" || isa == "neon-dot") {  // same binary kernels; -dot adds int8 ones
+    if (isa == "neon-dot" && !f.neon_dot) throw std::invalid_argument("probe: this CPU does not support neon-dot");
     bin = &probe_kernels::binary_neon;
     bin_per_iter = probe_kernels::kBinaryNeonPerIter;
     r.binary_kernel = "and+cnt+uadalp q, 4x2 tile";

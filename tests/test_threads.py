@@ -48,3 +48,27 @@ def test_forked_child_runs_threads():
         proc.kill()
     assert got is not None, "conv2d with threads=2 hung in a forked child"
     assert np.array_equal(got, ref)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("geom", ["3x3", "1x1/2", "stem 7x7/2"])
+def test_large_inputs_split_packing(threads, geom):
+    """Inputs of more than 64K codes pack (and sum windows) on several threads, smaller ones on one:
+    both give the reference result, for the padded grid, the strided 1x1 grid and row windows,
+    codes NHWC and float NCHW."""
+    from bitconv.reference import conv2d_int64, quantize_activations
+
+    rng = np.random.default_rng(7)
+    cin, cout, k, stride, pad, hw = {"3x3": (64, 16, 3, 1, 1, 36), "1x1/2": (64, 16, 1, 2, 0, 36),
+                                     "stem 7x7/2": (3, 8, 7, 2, 3, 160)}[geom]
+    qw = rng.integers(-2, 2, size=(cout, cin, k, k))
+    plan = bitconv.ConvPlan.from_quantized(qw, 1.0, w_bits=2, a_bits=2, a_scale=0.5, a_zero_point=1,
+                                           stride=stride, padding=pad)
+    x = rng.integers(0, 4, size=(1, hw, hw, cin)).astype(np.uint8)
+    ref = conv2d_int64(x.transpose(0, 3, 1, 2), plan.qweight, a_zero_point=1, stride=stride, padding=pad)
+    got = bitconv.conv2d(x, plan, out="int32", layout="NHWC", threads=threads)
+    assert np.array_equal(got, ref.transpose(0, 2, 3, 1))
+    xf = (rng.standard_normal((1, cin, hw, hw)) * 1.5).astype(np.float32)
+    codes_f = quantize_activations(xf, a_bits=2, a_scale=0.5, a_zero_point=1)
+    ref_f = conv2d_int64(codes_f, plan.qweight, a_zero_point=1, stride=stride, padding=pad)
+    assert np.array_equal(bitconv.conv2d(xf, plan, out="int32", threads=threads), ref_f)

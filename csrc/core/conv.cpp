@@ -635,9 +635,8 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   // grid already has one row per output row).
   int32_t* qsum = csum;
   const int64_t row = int64_t(sh.wo) * G;
-  if (!planes) {  // int8 panels only: their code-sum factor is 0, but the kernels still read it
-    qsum = workspace<int32_t>(2, size_t(n) * howo * G);
-    std::memset(qsum, 0, sizeof(int32_t) * size_t(n) * howo * G);
+  if (!planes) {  // int8 panels only: their kernels read no code sums
+    qsum = nullptr;
   } else if (csum_taps > 1 || csum_row_step != row) {
     qsum = workspace<int32_t>(2, size_t(n) * howo * G);
     parallel_for(int64_t(n) * sh.ho, sum_threads, [&](int64_t item) {
@@ -727,7 +726,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     r.wo = sh.wo;
     r.pix_begin = pix_begin;
     r.pix_end = pix_end;
-    r.qsum = qsum + int64_t(it.img) * howo * G + p.group;
+    r.qsum = qsum ? qsum + int64_t(it.img) * howo * G + p.group : nullptr;
     r.qsum_stride = G;
     r.corr_base = beta ? corr[it.panel].data() + pos0 : nullptr;
     r.corr_row = corr_row[it.panel].data();

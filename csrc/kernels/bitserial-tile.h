@@ -122,7 +122,7 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
     int oh = oh0, ow = ow0;
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
-      qterm[m] = m < mr ? qcoef * uint32_t(qsum[(p0 + m) * qsum_stride]) : 0;
+      if (V::kCodeSums) qterm[m] = m < mr ? qcoef * uint32_t(qsum[(p0 + m) * qsum_stride]) : 0;
       corr[m] = m < mr && corr_base ? corr_base + corr_row[oh] + corr_col[ow] : nullptr;
       out_at[m] = out_off + (p0 + m) * out_stride + ch0;
       if (++ow == wo) ow = 0, ++oh;
@@ -133,7 +133,8 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
     R x = acc[C - 1][m][v];
 #pragma GCC unroll 16
     for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), acc[s][m][v]);
-    x = V::sub(V::shl(x, shift), V::broadcast(&qterm[m]));
+    x = V::shl(x, shift);
+    if (V::kCodeSums) x = V::sub(x, V::broadcast(&qterm[m]));
     if (corr[m]) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr[m]) + v * L));
     return x;
   };

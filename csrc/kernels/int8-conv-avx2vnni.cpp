@@ -17,6 +17,7 @@ namespace avx2 {
 }  // namespace avx2
 
 struct V : avx2::V {
+  static constexpr bool kCodeSums = false;  // the driver sets no code-sum term for int8 panels
   static constexpr int kReserve = 2;  // the broadcast and one scratch: no lookup tables here
   static constexpr int kMaxMR = 6;
   // Unsigned codes (the broadcast activation word) times signed weights, 4 products per lane.

@@ -17,6 +17,7 @@ namespace avx512 {
 }  // namespace avx512
 
 struct V : avx512::V {
+  static constexpr bool kCodeSums = false;  // the driver sets no code-sum term for int8 panels
   // Unsigned codes (the broadcast activation word) times signed weights, 4 products per lane.
   static reg mac(reg acc, reg w, reg a) { return _mm512_dpbusd_epi32(acc, a, w); }
 };

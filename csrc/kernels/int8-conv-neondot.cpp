@@ -17,6 +17,7 @@ namespace neon {
 }  // namespace neon
 
 struct V : neon::V {
+  static constexpr bool kCodeSums = false;  // the driver sets no code-sum term for int8 panels
   static constexpr int kReserve = 1;  // the broadcast activation word
   // Codes (< 128, so the same as signed bytes) times signed weights, 4 products per lane.
   static reg mac(reg acc, reg w, reg a) {

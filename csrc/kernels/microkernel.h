@@ -58,7 +58,7 @@ struct RunArgs {
   int64_t row_step, col_step;  // 32-bit words between output rows and between output columns
   int wo;                      // output columns
   int64_t pix_begin, pix_end;
-  const int32_t* qsum;         // window code sum per pixel, at qsum[p * qsum_stride]
+  const int32_t* qsum;         // window code sum per pixel, at qsum[p * qsum_stride] (null for int8)
   int64_t qsum_stride;
   const int32_t* corr_base;    // border corrections over the block's channels, or null
   const int64_t* corr_row;     // [ho] offset into corr_base by output row

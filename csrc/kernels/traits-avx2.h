@@ -26,6 +26,7 @@ struct V {
     return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
   }
   static reg mac(reg acc, reg w, reg a) { return add(acc, popcount_and(w, a)); }  // one plane pair
+  static constexpr bool kCodeSums = true;  // the result has a code-sum term (the int8 kernels' has not)
   static reg add(reg a, reg b) { return _mm256_add_epi32(a, b); }
   static reg sub(reg a, reg b) { return _mm256_sub_epi32(a, b); }
   static reg shl(reg a, int s) { return _mm256_sll_epi32(a, _mm_cvtsi32_si128(s)); }

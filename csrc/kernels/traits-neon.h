@@ -18,6 +18,7 @@ struct V {
     return vpaddlq_u16(vpaddlq_u8(bytes));  // 16 byte counts -> 8 halfword sums -> 4 word sums
   }
   static reg mac(reg acc, reg w, reg a) { return add(acc, popcount_and(w, a)); }  // one plane pair
+  static constexpr bool kCodeSums = true;  // the result has a code-sum term (the int8 kernels' has not)
   static reg add(reg a, reg b) { return vaddq_u32(a, b); }
   static reg sub(reg a, reg b) { return vsubq_u32(a, b); }
   static reg shl(reg a, int s) { return vshlq_u32(a, vdupq_n_s32(s)); }

@@ -403,8 +403,9 @@ def get_isa() -> str:
 
 def set_isa(name: str) -> None:
     """Pin conv2d to one ISA ("avx512-vnni", "avx512", "avx2-vnni", "avx2", "neon-dot", "neon",
-    "scalar"); "auto" restores the default (BITCONV_FORCE_ISA if set, else the best available). Unknown or unsupported names
-    raise ValueError. Plans repack their weights for a new ISA on first use."""
+    "scalar"); "auto" restores the default (BITCONV_FORCE_ISA if set, else the best available).
+    Unknown or unsupported names raise ValueError. Plans repack their weights for a new ISA on first
+    use."""
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
     _native.set_isa(name)

@@ -48,7 +48,7 @@ struct V {
 struct F {
   using reg = __m512;
   static constexpr int L = V::L;
-  static constexpr int kDepthwiseMR = 16;  // pixels per 3x3 depthwise tile (32 registers: 16 accumulators and the 9 weights fit)
+  static constexpr int kDepthwiseMR = 16;  // pixels per 3x3 depthwise tile: 16 sums + 9 weights fit
   static reg zero() { return _mm512_setzero_ps(); }
   static reg load(const float* p) { return _mm512_loadu_ps(p); }
   static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }

@@ -150,8 +150,10 @@ PYBIND11_MODULE(_native, m) {
     d["avx2"] = f.avx2;
     d["avx512_vpopcntdq"] = f.avx512_vpopcntdq;
     d["avx512_vnni"] = f.avx512_vnni;
+    d["avx_vnni"] = f.avx_vnni;
     d["gfni"] = f.gfni;
     d["neon"] = f.neon;
+    d["neon_dot"] = f.neon_dot;
     return d;
   });
   m.def("run_probe", [](const std::string& isa, double seconds) {

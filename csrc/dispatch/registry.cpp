@@ -19,11 +19,11 @@ const std::vector<IsaImpl>& compiled_isas() {
        &depthwise_values_avx512, nullptr, 0, 3.0},
 #endif
 #if defined(BITCONV_BUILD_AVX2VNNI)
-      {Isa::Avx2Vnni, "avx2-vnni", &bitserial_kernel_avx2, &pack_activations_avx2, &quantize_row_avx2, &transpose_row_avx2, &transpose_out_scalar, &depthwise_row_avx2,
+      {Isa::Avx2Vnni, "avx2-vnni", &bitserial_kernel_avx2, &pack_activations_avx2, &quantize_row_avx2, &transpose_row_avx2, &transpose_out_avx2, &depthwise_row_avx2,
        &depthwise_values_avx2, &int8_kernel_avx2vnni, 8, 14.0},
 #endif
 #if defined(BITCONV_BUILD_AVX2)
-      {Isa::Avx2, "avx2", &bitserial_kernel_avx2, &pack_activations_avx2, &quantize_row_avx2, &transpose_row_avx2, &transpose_out_scalar, &depthwise_row_avx2,
+      {Isa::Avx2, "avx2", &bitserial_kernel_avx2, &pack_activations_avx2, &quantize_row_avx2, &transpose_row_avx2, &transpose_out_avx2, &depthwise_row_avx2,
        &depthwise_values_avx2, nullptr, 0, 14.0},
 #endif
 #if defined(BITCONV_BUILD_NEON)

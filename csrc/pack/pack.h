@@ -59,6 +59,7 @@ using TransposeOutFn = void (*)(const int32_t* src, int64_t rows, int cols, int6
                                 const int64_t* col_off);
 
 void transpose_out_scalar(const int32_t*, int64_t, int, int64_t, int32_t*, const int64_t*);
+void transpose_out_avx2(const int32_t*, int64_t, int, int64_t, int32_t*, const int64_t*);
 void transpose_out_avx512(const int32_t*, int64_t, int, int64_t, int32_t*, const int64_t*);
 
 // Weight panel for channels `channels` (indices into qweight's first axis) that share `w_bits`.

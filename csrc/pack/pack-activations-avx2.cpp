@@ -10,6 +10,7 @@
 
 namespace {
 #include "pack/quantize-row.h"
+#include "pack/transpose-bytes.h"
 }  // namespace
 
 namespace bitconv {
@@ -142,8 +143,24 @@ void transpose_out_avx2(const int32_t* src, int64_t rows, int cols, int64_t src_
   }
 }
 
+// uint8 codes with contiguous pixels (NCHW) to channels-last: whole 16 x 16 blocks in registers, the
+// edges one code at a time.
 void transpose_row_avx2(const uint8_t* src, int64_t sc, int64_t sw, int width, int channels, uint8_t* dst) {
-  transpose_row_generic(src, sc, sw, width, channels, dst);
+  if (sw != 1) {
+    transpose_row_generic(src, sc, sw, width, channels, dst);
+    return;
+  }
+  const int full_c = channels & ~15, full_w = width & ~15;
+  __m128i rows[16], cols[16];
+  for (int c0 = 0; c0 < full_c; c0 += 16)
+    for (int w0 = 0; w0 < full_w; w0 += 16) {
+      for (int i = 0; i < 16; ++i) rows[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + (c0 + i) * sc + w0));
+      transpose16x16(rows, cols);
+      for (int w = 0; w < 16; ++w)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + int64_t(w0 + w) * channels + c0), cols[w]);
+    }
+  for (int w = 0; w < width; ++w)  // edges: the last pixels of full channel blocks, the last channels
+    for (int c = w < full_w ? full_c : 0; c < channels; ++c) dst[int64_t(w) * channels + c] = src[c * sc + w];
 }
 
 }  // namespace bitconv

@@ -98,10 +98,9 @@ inline void depthwise_values(const uint8_t* __restrict q, int64_t pix_stride, in
   const int64_t wp = int64_t(width) + 2 * pad;
   for (int64_t c0 = 0; c0 < cpad; c0 += L)  // zero padding pixels of every block
     for (int64_t e = 0; e < pad * L; ++e) dst[c0 * wp + e] = 0.0f, dst[c0 * wp + (pad + width) * L + e] = 0.0f;
-  // Whole blocks of channels with one output channel per input channel: L codes in, L values out
-  // per pixel and block, pixel by pixel so the codes are read once, in order.
-  // Block by block when there are few blocks (long contiguous runs out), else pixel by pixel (the
-  // codes read once, in order).
+  // Whole blocks of channels with one output channel per input channel, L codes in and L values out
+  // per pixel and block: block by block when there are few blocks (long contiguous runs out), else
+  // pixel by pixel (the codes read once, in order).
   const int full = mult == 1 ? channels / L * L : 0;
   if (full <= 4 * L) {
     for (int c0 = 0; c0 < full; c0 += L) {

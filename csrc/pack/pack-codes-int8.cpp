@@ -1,7 +1,5 @@
 // Activation codes for the int8 kernels: a copy into the packed pixel grid, channels padded to whole
 // 32-bit words, with the code-range check. Memory-bound, so written once for every ISA.
-#include <cstring>
-
 #include "pack/pack.h"
 
 namespace bitconv {

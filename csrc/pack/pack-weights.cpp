@@ -31,10 +31,6 @@ WeightPanel pack_weight_panel(const int16_t* qweight, int cg, int taps, const st
   return p;
 }
 
-}  // namespace bitconv
-
-namespace bitconv {
-
 WeightPanel pack_weight_panel_int8(const int16_t* qweight, int cg, int taps, const std::vector<int>& channels,
                                    int kc8, const KernelInfo& kernel) {
   WeightPanel p;

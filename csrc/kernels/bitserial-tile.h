@@ -290,3 +290,15 @@ inline bitconv::KernelInfo lookup_kernel(int B, int A, int nv) {
   if (B < 1 || B > 8 || A < 1 || A > 8 || nv < 1 || nv > V::kMaxNV) return bitconv::KernelInfo{};
   return table.k[B - 1][A - 1][nv - 1];
 }
+
+// The int8 kernels' table (V::mac a 4-byte dot product): one plane each side, NV in 1..V::kMaxNV.
+// Only this one is instantiated by the int8-conv-<isa>.cpp files, not the 8 x 8 bit-serial table.
+inline bitconv::KernelInfo lookup_int8_kernel(int nv) {
+  static const auto table = [] {
+    struct T { bitconv::KernelInfo k[V::kMaxNV]; } t{};
+    fill_nv<1, 1>(t.k, std::make_integer_sequence<int, V::kMaxNV>{});
+    return t;
+  }();
+  if (nv < 1 || nv > V::kMaxNV) return bitconv::KernelInfo{};
+  return table.k[nv - 1];
+}

@@ -29,11 +29,5 @@ struct V : avx2::V {
 }  // namespace
 
 namespace bitconv {
-KernelInfo int8_kernel_avx2vnni(int nv) {
-  switch (nv) {
-    case 1: return make_info<1, 1, 1>();
-    case 2: return make_info<1, 1, 2>();
-    default: return KernelInfo{};
-  }
-}
+KernelInfo int8_kernel_avx2vnni(int nv) { return lookup_int8_kernel(nv); }
 }  // namespace bitconv

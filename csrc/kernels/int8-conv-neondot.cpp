@@ -31,13 +31,5 @@ struct V : neon::V {
 }  // namespace
 
 namespace bitconv {
-KernelInfo int8_kernel_neondot(int nv) {
-  switch (nv) {
-    case 1: return make_info<1, 1, 1>();
-    case 2: return make_info<1, 1, 2>();
-    case 3: return make_info<1, 1, 3>();
-    case 4: return make_info<1, 1, 4>();
-    default: return KernelInfo{};
-  }
-}
+KernelInfo int8_kernel_neondot(int nv) { return lookup_int8_kernel(nv); }
 }  // namespace bitconv

@@ -201,9 +201,10 @@ class ConvPlan:
     @classmethod
     def from_float(cls, weight, *, w_bits, a_bits, a_scale, w_encoding=None, a_zero_point=0,
                    a_encoding="unsigned", bias=None, stride=1, padding=0, dilation=1,
-                   groups=1) -> "ConvPlan":
+                   groups=1, w_scale=None) -> "ConvPlan":
         """A plan from float weights, quantized per output channel k with B = w_bits[k] by
-        quantize_weights (the rule is in its docstring and docs/contract.md)."""
+        quantize_weights (the rule is in its docstring and docs/contract.md). w_scale (one per
+        output channel, e.g. a quantization tool's) replaces the rule's scales."""
         if not isinstance(weight, np.ndarray) or weight.dtype.kind != "f":
             raise TypeError("weight must be a float numpy array [Cout, Cin/groups, kh, kw], got "
                             f"{type(weight).__name__}{'' if not isinstance(weight, np.ndarray) else ' ' + str(weight.dtype)}")
@@ -218,7 +219,9 @@ class ConvPlan:
             w_encoding = default_w_encoding(bits)
         if w_encoding not in W_ENCODINGS:
             raise ValueError(f"w_encoding must be one of {W_ENCODINGS}, got {w_encoding!r}")
-        qw, scale = quantize_weights(weight, bits, w_encoding)
+        if w_scale is not None:
+            w_scale = np.broadcast_to(np.asarray(w_scale, dtype=np.float64), (weight.shape[0],))
+        qw, scale = quantize_weights(weight, bits, w_encoding, w_scale=w_scale)
         return cls.from_quantized(qw, scale, w_bits=bits.tolist(), a_bits=a_bits,
                                   w_encoding=w_encoding, a_scale=a_scale, a_zero_point=a_zero_point,
                                   a_encoding=a_encoding, bias=bias, stride=stride, padding=padding,

@@ -1,6 +1,8 @@
 """Float weights to bitconv's integer weight levels (pure numpy: plans use it without the extension)."""
 import numpy as np
 
+from .reference.int64 import weight_range
+
 
 def default_w_encoding(bits) -> str:
     """The encoding when none is given: {-1, +1} ("odd") when every channel has 1 bit, else signed."""
@@ -23,21 +25,20 @@ def quantize_weights(weight: np.ndarray, bits, encoding: str, w_scale=None) -> t
     scale = np.empty(cout)
     for k in range(cout):
         b, row = int(bits[k]), w[k]
-        amax = float(np.max(np.abs(row)))
+        scale[k] = float(w_scale[k]) if w_scale is not None else _default_scale(row, b, encoding)
+        lo, hi = weight_range(b, encoding)
         if b == 1:
-            scale[k] = float(np.mean(np.abs(row))) or 1.0
             qw[k] = np.where(row >= 0, 1, -1)
         elif encoding == "signed":
-            scale[k] = amax / (2 ** (b - 1) - 1) if amax > 0 else 1.0
-        else:
-            scale[k] = amax / (2**b - 1) if amax > 0 else 1.0
-        if w_scale is not None:
-            scale[k] = float(w_scale[k])
-        if b == 1:
-            continue
-        if encoding == "signed":
-            qw[k] = np.clip(np.rint(row / scale[k]), -(2 ** (b - 1)), 2 ** (b - 1) - 1)
-        else:
-            top = 2**b - 1
-            qw[k] = 2 * np.clip(np.rint((row / scale[k] + top) / 2), 0, top) - top
+            qw[k] = np.clip(np.rint(row / scale[k]), lo, hi)
+        else:  # the nearest odd level 2u - hi
+            qw[k] = 2 * np.clip(np.rint((row / scale[k] + hi) / 2), 0, hi) - hi
     return qw.reshape(weight.shape), scale
+
+
+def _default_scale(row: np.ndarray, b: int, encoding: str) -> float:
+    if b == 1:
+        return float(np.mean(np.abs(row))) or 1.0
+    amax = float(np.max(np.abs(row)))
+    levels = 2 ** (b - 1) - 1 if encoding == "signed" else 2**b - 1
+    return amax / levels if amax > 0 else 1.0

@@ -365,14 +365,18 @@ def test_apply_passes_plan_fields_to_convplan(fake_conv):
     assert fake_conv.calls[2][1].shape == (3, 5, 1, 1) and out["fc"][1]["a_bits"] == 6
 
 
-def test_apply_float_weights_with_plan_scales_are_quantized_by_the_rule(fake_conv):
+def test_apply_float_weights_with_plan_scales_are_quantized_by_the_rule():
     np = pytest.importorskip("numpy")
+    pytest.importorskip("bitconv._native")
     p = Plan({"c": LayerBits([1, 3], 2, w_scale=[0.5, 0.25])})
     w = np.array([[0.2, -0.3, 0.0, 1.0], [0.26, -0.9, 0.1, 2.0]], np.float32).reshape(2, 1, 2, 2)
-    p.conv_plan("c", w, a_scale=1.0)
-    name, qw, ws, kw = fake_conv.calls[-1]
-    assert name == "from_quantized"
-    assert qw.reshape(2, 4).tolist() == [[1, -1, 1, 1], [1, -4, 0, 3]]
+    plan = p.conv_plan("c", w, a_scale=1.0)
+    assert plan.qweight.reshape(2, 4).tolist() == [[1, -1, 1, 1], [1, -4, 0, 3]]
+    assert plan.w_scale.tolist() == [0.5, 0.25]
+    # the plan's scales go through from_float's checks too
+    w[1, 0, 0, 0] = np.nan
+    with pytest.raises(PlanError, match="finite"):
+        p.conv_plan("c", w, a_scale=1.0)
 
 
 APPLY_ERRORS = [

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Dict
 
 from .core import Plan, PlanError, RenameSpec, check_bits, check_scale, make_renamer
-from ..weight_levels import default_w_encoding, quantize_weights
 
 log = logging.getLogger("bitconv.plan")
 
@@ -98,12 +97,7 @@ def conv_plan(plan: Plan, layer_name: str, weight, *, bias=None, stride=1, paddi
             return conv.ConvPlan.from_quantized(weight, ws, **common)
         if weight.dtype.kind != "f":
             raise err(f"must be a float or integer array, got dtype {weight.dtype}", "weight")
-        if ws is not None:
-            bits = list(w_bits) if isinstance(w_bits, tuple) else [w_bits] * cout
-            enc = lb.w_encoding or default_w_encoding(bits)
-            qw, _ = quantize_weights(weight, bits, enc, w_scale=ws)  # the tool's scales, bitconv's rounding
-            return conv.ConvPlan.from_quantized(qw, ws, **common)
-        return conv.ConvPlan.from_float(weight, **common)
+        return conv.ConvPlan.from_float(weight, w_scale=ws, **common)  # the tool's scales, if any
     except PlanError:
         raise
     except (ValueError, TypeError) as e:

@@ -11,10 +11,10 @@ import numpy as np
 
 from . import _native
 from .plan.core import A_ENCODINGS, W_ENCODINGS, is_int as _is_int
+from .plan.shapes import output_size
 from .reference.int64 import quantize_activations
 from .weight_levels import default_w_encoding, quantize_weights
 
-# The tuples' order is the C++ enums' (csrc/core/conv.h): ConvLayer gets their .index().
 _INT32_MAX = 2**31 - 1
 # Largest buffer conv2d will allocate; anything bigger is refused before allocating.
 MAX_BUFFER_BYTES = 1 << 40
@@ -259,11 +259,11 @@ class ConvPlan:
     def output_hw(self, h: int, w: int) -> tuple:
         """(Ho, Wo) for an input of h x w; ValueError if the kernel does not fit the padded input."""
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.kernel_size, self.stride, self.padding, self.dilation
-        eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-        if h + 2 * ph < eh or w + 2 * pw < ew:
+        ho, wo = output_size(h, kh, sh, ph, dh), output_size(w, kw, sw, pw, dw)
+        if ho < 1 or wo < 1:
             raise ValueError(f"x spatial size {h}x{w} (padded {h + 2 * ph}x{w + 2 * pw}) is smaller than the "
-                             f"dilated kernel {eh}x{ew}")
-        return (h + 2 * ph - eh) // sh + 1, (w + 2 * pw - ew) // sw + 1
+                             f"dilated kernel {dh * (kh - 1) + 1}x{dw * (kw - 1) + 1}")
+        return ho, wo
 
     def __repr__(self) -> str:
         if self.mixed:

@@ -86,7 +86,7 @@ def _plan_bits(plan, layer, where: str) -> Optional[LayerBits]:
 
 
 def normalize(bits: Optional[LayerBits], layer) -> LayerBits:
-    """Layers kept at 8 bits (or more) or unquantized run 8x8 bit-serial and are marked."""
+    """Unquantized layers (run at 8x8 bits) and layers the plan keeps at 8x8 are marked."""
     if bits is None:
         return LayerBits(8, 8, marked="unquantized in the plan")
     # Bits come from a validated plan, --bits (1..8) or the built-in default: only marking is left.

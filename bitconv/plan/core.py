@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
+# The tuples' order is the C++ enums' (csrc/core/conv.h): the native ConvLayer gets their .index().
 A_ENCODINGS = ("unsigned", "binary")
 W_ENCODINGS = ("signed", "odd")
 MIN_BITS, MAX_BITS = 1, 8

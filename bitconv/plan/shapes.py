@@ -20,6 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
+
+def output_size(size, kernel, stride, padding, dilation):
+    """Output length along one axis; < 1 means the (dilated) kernel does not fit the padded input."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
 from .core import PlanError, is_int
 
 SUITES = ("resnet18", "mobilenetv2")
@@ -158,7 +163,6 @@ def shapes_from_dict(doc, *, source: str, name: str) -> LayerShapes:
         in_hw = _pair(d.get("input_hw"), "input_hw", source, lname, None)
         out_hw = _pair(d.get("output_hw"), "output_hw", source, lname, None)
         if out_hw is None and in_hw is not None and op == "conv2d":
-            from ..reference.int64 import output_size   # imports numpy: only when a table needs it
             out_hw = tuple(output_size(in_hw[i], kernel[i], stride[i], padding[i], dilation[i]) for i in range(2))
         macs = d.get("macs")
         if macs is None:

@@ -11,6 +11,8 @@ import numbers
 
 import numpy as np
 
+from ..plan.shapes import output_size  # plain integers: kept where plans (no numpy) use it
+
 __all__ = [
     "quantize_activations",
     "activation_values",
@@ -112,11 +114,6 @@ def weight_range(w_bits, w_encoding):
     if w_encoding != "signed":
         raise ValueError(f"w_encoding must be 'signed' or 'odd', got {w_encoding!r}")
     return -(1 << (b - 1)), (1 << (b - 1)) - 1
-
-
-def output_size(size, kernel, stride, padding, dilation):
-    """Output length along one axis; < 1 means the (dilated) kernel does not fit the padded input."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def conv2d_int64(codes, qweight, *, a_encoding="unsigned", a_zero_point=0, stride=1, padding=0,

@@ -1,7 +1,7 @@
 // The bit-serial tile kernel body, written once and instantiated per ISA.
 //
-// Included by each csrc/kernels/bitserial-conv-<isa>.cpp inside an anonymous namespace, after that
-// file has defined a vector traits type V (see bitserial-conv-scalar.cpp for the list of members),
+// Included by each csrc/kernels/bitserial-conv-<isa>.cpp and int8-conv-<isa>.cpp inside an anonymous
+// namespace, after that file has defined a vector traits type V (traits-scalar.h lists the members),
 // so every ISA gets its own copy compiled with its own flags and the linker cannot merge them.
 //
 // Vectorised across output channels: one vector holds the same 32-bit input word for V::L output

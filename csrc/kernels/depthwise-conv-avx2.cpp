@@ -1,4 +1,4 @@
-// Depthwise conv rows for avx2: channels-last, exact small integers in float lanes
+// Depthwise conv rows for avx2: channels-last output, exact small integers in float lanes
 // (same flags as bitserial-conv-avx2.cpp).
 #include <immintrin.h>
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Depthwise conv rows for avx512: channels-last, exact small integers in float lanes
+// Depthwise conv rows for avx512: channels-last output, exact small integers in float lanes
 // (same flags as bitserial-conv-avx512.cpp).
 #include <immintrin.h>
 #include <cstdint>

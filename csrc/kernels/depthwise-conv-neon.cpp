@@ -1,4 +1,4 @@
-// Depthwise conv rows for neon: channels-last, exact small integers in float lanes
+// Depthwise conv rows for neon: channels-last output, exact small integers in float lanes
 // (no flags).
 #include <arm_neon.h>
 #include <cstdint>

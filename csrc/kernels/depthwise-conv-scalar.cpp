@@ -1,4 +1,4 @@
-// Depthwise conv rows for scalar: channels-last, exact small integers in float lanes
+// Depthwise conv rows for scalar: channels-last output, exact small integers in float lanes
 // (no flags).
 #include <cstdint>
 

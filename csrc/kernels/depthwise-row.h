@@ -50,7 +50,6 @@ template <int SW, int MR>
 inline int depthwise_span_3x3(const bitconv::DepthwiseArgs& d, int oh, int c0) {
   using FR = typename F::reg;
   constexpr int L = F::L;
-  if (d.wo < MR) return 0;
   const int64_t cp = d.cpad, wp = d.wp;
   const int n_valid = d.channels - c0 < L ? d.channels - c0 : L;
   const float* block = d.act + int64_t(c0) * wp;
@@ -118,10 +117,9 @@ inline void depthwise_values(const uint8_t* __restrict q, int64_t pix_stride, in
   }
   for (int64_t c0 = full; c0 < cpad; c0 += L) {  // the rest: a partial block, channel multipliers
     float* __restrict d = dst + c0 * wp + int64_t(pad) * L;
+    int src[L];  // input channel of each lane, -1 past the channels
+    for (int l = 0; l < L; ++l) src[l] = c0 + l < channels ? int(c0 + l) / mult : -1;
     for (int x = 0; x < width; ++x)
-      for (int l = 0; l < L; ++l) {
-        const int64_t k = c0 + l;
-        d[x * L + l] = k < channels ? mul * float(q[x * pix_stride + k / mult]) - sub : 0.0f;
-      }
+      for (int l = 0; l < L; ++l) d[x * L + l] = src[l] >= 0 ? mul * float(q[x * pix_stride + src[l]]) - sub : 0.0f;
   }
 }

@@ -3,7 +3,8 @@
 // Activation values v (q - zero_point, or 2q - 1) and weights are integers; when
 // taps * max|qw| * max|v| < 2^24 every product and partial sum is an integer float32 represents
 // exactly, so multiply-adds give the exact integer accumulator whatever their rounding mode or
-// fusion. One vector holds the same pixel for L channels (channels-last); padding is zero values.
+// fusion. One vector holds the same pixel for L channels (values in channel blocks of L, output
+// channels-last); padding is zero values.
 #pragma once
 #include <cstdint>
 
@@ -13,7 +14,7 @@ struct DepthwiseArgs {
   const float* act;      // padded value rows [row - row0][cpad / L][wp][L] (channel blocks of the ISA's
                          // L lanes, so a block's pass streams contiguous pixels), input expanded to Cout
   int64_t row0;          // padded input row held at act
-  int64_t wp, cpad;      // padded width, padded channel stride (multiple of 16)
+  int64_t wp, cpad;      // padded width; channels padded to a multiple of 16 (a value row is wp * cpad)
   int channels;          // Cout
   int kh, kw, sh, sw, dh, dw;
   int wo;

@@ -66,7 +66,7 @@ struct RunArgs {
   int64_t out_off, out_stride; // output element offset of pixel p: out_off + p * out_stride
 };
 
-using TileKernelFn = void (*)(const BlockArgs&, const RunArgs&);
+using TileKernelFn = void (*)(const BlockArgs&, const RunArgs&);  // one block over one run
 
 // What a kernel needs from the packing and the driver.
 struct KernelInfo {

@@ -1,6 +1,7 @@
 // Activation bit-plane packing with AVX2: 32 codes per load; shifting 16-bit lanes left by 7 - j
 // brings bit j of every byte to its top bit, and VPMOVMSKB collects them. Also float32 rows quantized
-// into channels-last codes and output tiles transposed to NCHW. Needs -mavx2.
+// into channels-last codes, uint8 NCHW rows transposed to channels-last and output tiles transposed
+// to NCHW. Needs -mavx2.
 #include <immintrin.h>
 
 #include <cmath>

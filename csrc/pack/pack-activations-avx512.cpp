@@ -425,20 +425,6 @@ inline void out_block(const int32_t* s, int64_t ss, int32_t* d, const int64_t* o
 #pragma GCC unroll 16
   for (int n = 0; n < 16; ++n) _mm512_storeu_si512(d + off[n], r[n]);
 }
-// The same for a source whose rows start `so` (1..15) values past a 64-byte line (the kernels'
-// scratch comes from malloc): two aligned loads and a two-source permute per row instead of a load
-// split across lines, 15 -> 12 us for 3136 x 64. Reads up to 15 values before and after the row.
-inline void out_block_shifted(const int32_t* s, int64_t ss, int so, __m512i idx, int32_t* d, const int64_t* off) {
-  __m512i r[16];
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; ++i) {
-    const int32_t* a = s + i * ss - so;
-    r[i] = _mm512_permutex2var_epi32(_mm512_load_si512(a), idx, _mm512_load_si512(a + 16));
-  }
-  transpose16x16_epi32(r);
-#pragma GCC unroll 16
-  for (int n = 0; n < 16; ++n) _mm512_storeu_si512(d + off[n], r[n]);
-}
 // Partial block: ni rows (1..16), nc columns (1..16).
 inline void out_block_part(const int32_t* s, int64_t ss, int ni, int nc, int32_t* d, const int64_t* off) {
   __m512i r[16];
@@ -565,7 +551,8 @@ void transpose_row_avx512(const uint8_t* src, int64_t sc, int64_t sw, int width,
 // Output tile to NCHW: 16 x 16 blocks transposed in registers. Row blocks outside, so the 16 rows
 // read are 16 * cols contiguous values and every column's destination advances 64 bytes per step.
 // When all columns start at the same offset within a 64-byte line, the row blocks are shifted so
-// that the stores are whole lines (split stores cost about 10% here); see also out_block_shifted.
+// that the stores are whole lines (split stores cost about 10% here). The driver's tiles are
+// cache-line aligned with whole-vector row strides, so the loads are whole lines too.
 void transpose_out_avx512(const int32_t* src, int64_t rows, int cols, int64_t src_stride, int32_t* dst,
                           const int64_t* col_off) {
   const int full_cols = cols & ~15;
@@ -580,18 +567,9 @@ void transpose_out_avx512(const int32_t* src, int64_t rows, int cols, int64_t sr
         out_block_part(src + n0, src_stride, int(i0), cols - n0 < 16 ? cols - n0 : 16, dst, col_off + n0);
     }
   }
-  // Source rows all `so` values past a line start: shifted loads, for the row blocks whose reads
-  // before and after a row stay inside the tile (not the first and last).
-  const int so = reinterpret_cast<uintptr_t>(src) % 4 == 0 && src_stride % 16 == 0
-                     ? int(reinterpret_cast<uintptr_t>(src) / 4 % 16) : 0;
-  const __m512i idx = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                       _mm512_set1_epi32(so));
   for (; i0 + 16 <= rows; i0 += 16) {
     const int32_t* s = src + i0 * src_stride;
-    if (so != 0 && i0 >= 16 && i0 + 16 < rows)
-      for (int n0 = 0; n0 < full_cols; n0 += 16) out_block_shifted(s + n0, src_stride, so, idx, dst + i0, col_off + n0);
-    else
-      for (int n0 = 0; n0 < full_cols; n0 += 16) out_block(s + n0, src_stride, dst + i0, col_off + n0);
+    for (int n0 = 0; n0 < full_cols; n0 += 16) out_block(s + n0, src_stride, dst + i0, col_off + n0);
     if (full_cols < cols)
       out_block_part(s + full_cols, src_stride, 16, cols - full_cols, dst + i0, col_off + full_cols);
   }

@@ -1,6 +1,5 @@
 // Activation bit-plane packing in portable C++ (the fallback and the reference for the SIMD packers).
 #include <cmath>
-#include <cstring>
 
 #include "pack/pack.h"
 

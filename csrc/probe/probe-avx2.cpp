@@ -51,7 +51,7 @@ uint64_t binary_avx2(uint64_t iters) {
   return hsum64(_mm256_add_epi64(s0, s1));
 }
 
-#if defined(BITCONV_PROBE_AVXVNNI)
+#if defined(BITCONV_BUILD_AVX2VNNI)
 // One iteration: 12 x VPDPBUSD ymm = 12 * 32 uint8 x int8 MACs.
 const double kInt8AvxVnniPerIter = 12.0 * 32.0;
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "dispatch/cpu_features.h"
+#include "dispatch/registry.h"
 #include "kernels/popcount-portable.h"
 
 namespace bitconv {
@@ -93,39 +94,49 @@ ProbeResult run_probe(const std::string& isa, double seconds) {
   const CpuFeatures& f = cpu_features();
   ProbeResult r;
   r.isa = isa;
+  // Whether the name exists in this build and this CPU runs it: the registry's answer. The -vnni
+  // and -dot ISAs share their base ISA's binary kernels.
+  Isa which;
+  try {
+    which = isa_by_name(isa).isa;
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("probe: ") + e.what());
+  }
   KernelFn bin = nullptr;
   double bin_per_iter = 0;
-  if (isa == "scalar") {
-    bin = &probe_kernels::binary_scalar;
-    bin_per_iter = probe_kernels::kBinaryScalarPerIter;
-    r.binary_kernel = "and+popcount(bit tricks)+add 32-bit, 2x2 tile";
-  }
+  switch (which) {
+    case Isa::Scalar:
+      bin = &probe_kernels::binary_scalar;
+      bin_per_iter = probe_kernels::kBinaryScalarPerIter;
+      r.binary_kernel = "and+popcount(bit tricks)+add 32-bit, 2x2 tile";
+      break;
 #if defined(BITCONV_BUILD_AVX2)
-  else if (isa == "avx2" || isa == "avx2-vnni") {  // same binary kernels; vnni adds int8 ones
-    if (!f.avx2 || (isa == "avx2-vnni" && !f.avx_vnni))
-      throw std::invalid_argument("probe: this CPU does not support " + isa);
-    bin = &probe_kernels::binary_avx2;
-    bin_per_iter = probe_kernels::kBinaryAvx2PerIter;
-    r.binary_kernel = "vpand+vpshufb nibble lookup+vpaddb ymm, vpsadbw fold, 2x2 tile";
-  }
+    case Isa::Avx2:
+    case Isa::Avx2Vnni:
+      bin = &probe_kernels::binary_avx2;
+      bin_per_iter = probe_kernels::kBinaryAvx2PerIter;
+      r.binary_kernel = "vpand+vpshufb nibble lookup+vpaddb ymm, vpsadbw fold, 2x2 tile";
+      break;
 #endif
 #if defined(BITCONV_BUILD_AVX512)
-  else if (isa == "avx512" || isa == "avx512-vnni") {  // same binary kernels; vnni adds int8 ones
-    if (!f.avx512_vpopcntdq || (isa == "avx512-vnni" && !f.avx512_vnni))
-      throw std::invalid_argument("probe: this CPU does not support " + isa);
-    bin = &probe_kernels::binary_avx512;
-    bin_per_iter = probe_kernels::kBinaryAvx512PerIter;
-    r.binary_kernel = "vpandq+vpopcntq+vpaddq zmm, 4x4 tile (16 accumulators)";
-  }
+    case Isa::Avx512:
+    case Isa::Avx512Vnni:
+      bin = &probe_kernels::binary_avx512;
+      bin_per_iter = probe_kernels::kBinaryAvx512PerIter;
+      r.binary_kernel = "vpandq+vpopcntq+vpaddq zmm, 4x4 tile (16 accumulators)";
+      break;
 #endif
 #if defined(BITCONV_BUILD_NEON)
-  else if (isa == "neon" || isa == "neon-dot") {  // same binary kernels; -dot adds int8 ones
-    if (isa == "neon-dot" && !f.neon_dot) throw std::invalid_argument("probe: this CPU does not support neon-dot");
-    bin = &probe_kernels::binary_neon;
-    bin_per_iter = probe_kernels::kBinaryNeonPerIter;
-    r.binary_kernel = "and+cnt+uadalp q, 4x2 tile";
-  }
+    case Isa::Neon:
+    case Isa::NeonDot:
+      bin = &probe_kernels::binary_neon;
+      bin_per_iter = probe_kernels::kBinaryNeonPerIter;
+      r.binary_kernel = "and+cnt+uadalp q, 4x2 tile";
+      break;
 #endif
+    default:
+      break;
+  }
   if (!bin) throw std::invalid_argument("probe: no probe kernel for ISA '" + isa + "' in this build");
 
   r.binary_macs_per_second = measure(bin, bin_per_iter, seconds);
@@ -140,7 +151,7 @@ ProbeResult run_probe(const std::string& isa, double seconds) {
     r.int8_instruction = "vpdpbusd zmm";
   }
 #endif
-#if defined(BITCONV_BUILD_AVX2) && defined(BITCONV_PROBE_AVXVNNI)
+#if defined(BITCONV_BUILD_AVX2VNNI)
   if (!i8 && f.avx_vnni) {
     i8 = &probe_kernels::int8_avxvnni;
     i8_per_iter = probe_kernels::kInt8AvxVnniPerIter;

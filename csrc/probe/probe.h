@@ -15,9 +15,8 @@ struct ProbeResult {
   double seconds = 0;                 // wall time the probe took
 };
 
-// Runs each measurement for about `seconds` on the calling thread. `isa` is one of the names of
-// registry.h ("avx512", "avx2", "neon", "scalar"); throws std::invalid_argument if that probe
-// kernel was not built or the CPU cannot run it.
+// Runs each measurement for about `seconds` on the calling thread. `isa` is an ISA name of the
+// registry (isa_by_name); throws std::invalid_argument if it was not built or the CPU cannot run it.
 ProbeResult run_probe(const std::string& isa, double seconds);
 
 // Probe kernels, one per ISA file. Each runs `iters` iterations of a register-blocked loop and
@@ -32,9 +31,8 @@ uint64_t binary_avx512(uint64_t iters);
 extern const double kBinaryAvx512PerIter;
 uint64_t int8_avx512vnni(uint64_t iters);   // vpdpbusd zmm, needs AVX512-VNNI
 extern const double kInt8Avx512VnniPerIter;
-// target("avxvnni") and its intrinsic need GCC 11 or Clang 12; older compilers skip this probe.
-#if defined(__clang__) ? __clang_major__ >= 12 : (defined(__GNUC__) && __GNUC__ >= 11)
-#define BITCONV_PROBE_AVXVNNI 1
+// Built where the compiler takes -mavxvnni (CMake's check, which also builds the avx2-vnni kernels).
+#if defined(BITCONV_BUILD_AVX2VNNI)
 uint64_t int8_avxvnni(uint64_t iters);      // vpdpbusd ymm (VEX), needs AVX-VNNI
 extern const double kInt8AvxVnniPerIter;
 #endif

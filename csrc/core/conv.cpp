@@ -139,6 +139,9 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
   const int alpha = s.a_encoding == A_BINARY ? 2 : 1;
   const int16_t* qw = row_windows_ ? qweight_windows_.data() : qweight_.data();
   auto panels = std::make_unique<std::vector<Panel>>();
+  std::vector<bool> fits_int8(size_t(s.cout), true);  // every weight of the channel in [-128, 127]
+  for (size_t e = 0; e < qweight_.size(); ++e)
+    if (qweight_[e] < -128 || qweight_[e] > 127) fits_int8[e / (size_t(cg_) * taps_)] = false;
   struct Run {
     int bits = 0;
     bool int8 = false;
@@ -155,11 +158,7 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
     // The int8 kernels need weights that fit int8 (not 8-bit odd levels) and codes their ISA takes;
     // their result needs no code-sum term.
     bool int8 = isa.int8_kernel && s.force_int8 >= 0 && s.a_bits <= isa.int8_max_a_bits;
-    for (size_t i = 0; int8 && i < chans.size(); ++i)
-      for (int64_t e = 0; e < int64_t(cg_) * taps_; ++e) {
-        const int v = qweight_[size_t(chans[i]) * cg_ * taps_ + e];
-        if (v < -128 || v > 127) int8 = false;
-      }
+    for (size_t i = 0; int8 && i < chans.size(); ++i) int8 = fits_int8[size_t(chans[i])];
     double cost8 = 0;
     KernelInfo k8;
     if (int8) k8 = choose_kernel(isa, bits, int(chans.size()), true, &cost8);
@@ -257,7 +256,8 @@ const uint8_t* codes_row(const IsaImpl& isa, const ConvInput& in, const ActQuant
 }
 
 // Per-thread scratch that keeps its memory between calls: fresh multi-megabyte allocations would
-// be zero-filled and page-faulted on every call. Contents are uninitialised. Slots: 0 bit-planes,
+// be zero-filled and page-faulted on every call. Contents are uninitialised. Slots: 0 bit-planes
+// (depthwise: its value rows),
 // 1 column code sums (depthwise: NCHW row), 2 window code sums, 3 a packed row's pixel sums, 4 int8
 // codes, 5 an NCHW output tile.
 template <class T>
@@ -360,13 +360,12 @@ ConvShape ConvLayer::shape_for(int n, int h, int w) const {
 }
 
 // The tables forward() needs for one input size: border classes and their correction rows, the
-// kernels' reduction steps, output channel offsets. Cached per (ISA, h, w, layout): with a zero
+// kernels' reduction steps, output channel offsets (both layouts). Cached per (ISA, h, w): with a zero
 // point, a 512-channel 3x3 layer spent 20 us of each call building its corrections.
 std::shared_ptr<const ConvLayer::ShapeTables> ConvLayer::shape_tables(const IsaImpl& isa,
                                                                       const std::vector<Panel>& panels,
-                                                                      const ConvShape& sh, bool out_nchw,
-                                                                      int64_t grid_tap_step) {
-  const std::array<int64_t, 4> key{int64_t(isa.isa), sh.h, sh.w, out_nchw};
+                                                                      const ConvShape& sh) {
+  const std::array<int64_t, 3> key{int64_t(isa.isa), sh.h, sh.w};
   {
     std::lock_guard<std::mutex> lock(tables_mutex_);
     auto it = tables_.find(key);
@@ -431,7 +430,7 @@ std::shared_ptr<const ConvLayer::ShapeTables> ConvLayer::shape_tables(const IsaI
   // (step_off) and for int8 codes (step_off8); output channel offsets.
   std::vector<int64_t> tap_off(static_cast<size_t>(red_taps_));
   if (row_windows_) {
-    for (int i = 0; i < s.kh; ++i) tap_off[size_t(i)] = i * grid_tap_step;
+    for (int i = 0; i < s.kh; ++i) tap_off[size_t(i)] = int64_t(i) * s.dh * sh.wo;  // grid rows of wo windows
   } else {
     for (int i = 0; i < s.kh; ++i)
       for (int j = 0; j < s.kw; ++j) tap_off[size_t(i * s.kw + j)] = int64_t(i) * s.dh * wp + int64_t(j) * s.dw;
@@ -440,9 +439,11 @@ std::shared_ptr<const ConvLayer::ShapeTables> ConvLayer::shape_tables(const IsaI
     for (int c = 0; c < kc32_; ++c) t->step_off.push_back(tap_off[size_t(tap)] * pix32 + c);
     for (int c = 0; c < kc8_; ++c) t->step_off8.push_back(tap_off[size_t(tap)] * pix8 + c);
   }
-  t->ch_off.resize(panels.size());
-  for (size_t pi = 0; pi < panels.size(); ++pi)
-    for (int k : panels[pi].w.channels) t->ch_off[pi].push_back(out_nchw ? int64_t(k) * howo : k);
+  for (int nchw = 0; nchw < 2; ++nchw) {
+    t->ch_off[nchw].resize(panels.size());
+    for (size_t pi = 0; pi < panels.size(); ++pi)
+      for (int k : panels[pi].w.channels) t->ch_off[nchw][pi].push_back(nchw ? int64_t(k) * howo : k);
+  }
 
   std::lock_guard<std::mutex> lock(tables_mutex_);
   if (tables_.size() >= 16) tables_.clear();  // many input sizes: keep memory bounded
@@ -480,7 +481,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   uint32_t* act8 = nullptr;
   // Packed pixel grid the kernels walk: the padded input, (row windows) padded input rows by
   // output columns, or (strided 1x1) just the input pixels the output reads. Steps in pixels.
-  int64_t grid_h = hp, grid_w, grid_row_step, grid_col_step, grid_tap_step;
+  int64_t grid_h = hp, grid_w, grid_row_step, grid_col_step;
   // Code sums per grid row and output column: [img][grid row][ow][group]; a pixel's window code
   // sum is csum_taps of these rows, csum_tap_step apart (added up in step 2).
   int32_t* csum = workspace<int32_t>(1, size_t(n) * hp * sh.wo * G);
@@ -508,13 +509,13 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       if (planes) {
         std::memset(drow, 0, sizeof(uint64_t) * first * pix_words);
         std::memset(drow + last * pix_words, 0, sizeof(uint64_t) * (sh.wo - last) * pix_words);
+        std::memset(qrow, 0, sizeof(int32_t) * first * G);
+        std::memset(qrow + last * G, 0, sizeof(int32_t) * (sh.wo - last) * G);
       }
       if (int8) {
         std::memset(drow8, 0, sizeof(uint32_t) * first * pix8);
         std::memset(drow8 + last * pix8, 0, sizeof(uint32_t) * (sh.wo - last) * pix8);
       }
-      std::memset(qrow, 0, sizeof(int32_t) * first * G);
-      std::memset(qrow + last * G, 0, sizeof(int32_t) * (sh.wo - last) * G);
       if (last == first) return;
       int64_t ps;
       const uint8_t* src = codes_row(isa, in, quant, img, y, w, s.cin, ps, saw_nan);
@@ -526,15 +527,14 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     });
     grid_row_step = grid_w;
     grid_col_step = 1;
-    grid_tap_step = 0;
     csum_row_step = sh.wo * G;
     csum_tap_step = 0;
     csum_taps = 1;
   } else if (row_windows_) {
     // 1'. Each input row once as zero-padded channels-last codes, then the kernel-row window of
     // every output column gathered from it and packed; rowsum is then each window's code sum.
-    // Windows need not cover every code (stride > kernel width), so codes are checked apart.
-    check_all_codes(in, n, h, w, s.cin, A, pack_threads, bad_code);
+    // Windows need not cover every code (stride > kernel width), so codes are checked as every
+    // row is copied into its padded form.
     const int64_t win = red_cg_;
     grid_w = sh.wo;
     if (planes) act = workspace<uint64_t>(0, size_t(n) * hp * grid_w * pix_words);
@@ -548,18 +548,19 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       if (r < s.ph || r >= s.ph + h) {
         if (planes) std::memset(drow, 0, sizeof(uint64_t) * grid_w * pix_words);
         if (int8) std::memset(drow8, 0, sizeof(uint32_t) * grid_w * pix8);
-        std::memset(srow, 0, sizeof(int32_t) * grid_w);
+        if (planes) std::memset(srow, 0, sizeof(int32_t) * grid_w);
         return;
       }
       int64_t ps;
       const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, ps, saw_nan);
       thread_local std::vector<uint8_t> padded, windows;
       padded.assign(size_t(wp) * cg_ + 8, 0);  // + 8: the chunked copy below may read past the end
+      uint8_t seen = 0;
       if (ps == cg_)
-        std::memcpy(padded.data() + s.pw * cg_, src, size_t(w) * cg_);
+        seen = copy_or(padded.data() + s.pw * cg_, src, int64_t(w) * cg_);
       else
-        for (int x = 0; x < w; ++x)
-          for (int c = 0; c < cg_; ++c) padded[(s.pw + x) * cg_ + c] = src[x * ps + c];
+        for (int x = 0; x < w; ++x) seen |= copy_or(padded.data() + (s.pw + x) * cg_, src + x * ps, cg_);
+      if (seen >> A) bad_code.store(true, std::memory_order_relaxed);
       // Window ow starts at from + ow * stride: in place in the padded row when contiguous there,
       // else gathered.
       const uint8_t* from = padded.data();
@@ -580,7 +581,6 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     });
     grid_row_step = int64_t(s.sh) * grid_w;
     grid_col_step = 1;
-    grid_tap_step = int64_t(s.dh) * grid_w;
     csum_row_step = int64_t(s.sh) * grid_w;
     csum_tap_step = int64_t(s.dh) * grid_w;
     csum_taps = s.kh;
@@ -598,7 +598,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       if (r < s.ph || r >= s.ph + h) {
         if (planes) std::memset(drow, 0, sizeof(uint64_t) * wp * pix_words);
         if (int8) std::memset(drow8, 0, sizeof(uint32_t) * wp * pix8);
-        std::memset(crow, 0, sizeof(int32_t) * sh.wo * G);
+        if (planes) std::memset(crow, 0, sizeof(int32_t) * sh.wo * G);
         return;
       }
       int64_t src_pix_stride;
@@ -623,7 +623,6 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     grid_w = wp;
     grid_row_step = int64_t(s.sh) * wp;
     grid_col_step = s.sw;
-    grid_tap_step = 0;
     csum_row_step = int64_t(s.sh) * sh.wo * G;
     csum_tap_step = int64_t(s.dh) * sh.wo * G;
     csum_taps = s.kh;
@@ -648,11 +647,11 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   // 3, 4. Border corrections and offsets, built once per input size (see ShapeTables).
   const int beta = s.a_encoding == A_BINARY ? 1 : s.a_zero_point;
   const int64_t pix32 = pix_words * 2;  // 32-bit words per bit-plane grid pixel
-  const std::shared_ptr<const ShapeTables> tables = shape_tables(isa, panels, sh, out_nchw, grid_tap_step);
+  const std::shared_ptr<const ShapeTables> tables = shape_tables(isa, panels, sh);
   const std::vector<std::vector<int32_t>>& corr = tables->corr;
   const std::vector<std::vector<int64_t>>& corr_row = tables->corr_row;
   const std::vector<std::vector<int64_t>>& corr_col = tables->corr_col;
-  const std::vector<std::vector<int64_t>>& ch_off = tables->ch_off;
+  const std::vector<std::vector<int64_t>>& ch_off = tables->ch_off[out_nchw];
   const std::vector<int64_t>& step_off = tables->step_off;
   const std::vector<int64_t>& step_off8 = tables->step_off8;
 

@@ -100,13 +100,14 @@ class ConvLayer {
   // Per input size: border corrections and offsets (conv.cpp).
   struct ShapeTables {
     std::vector<std::vector<int32_t>> corr;  // [panel][border class][padded position]
-    std::vector<std::vector<int64_t>> corr_row, corr_col, ch_off;  // [panel][oh], [panel][ow], [panel][pos]
+    std::vector<std::vector<int64_t>> corr_row, corr_col;  // [panel][oh], [panel][ow]
+    std::vector<std::vector<int64_t>> ch_off[2];            // [NHWC, NCHW output][panel][pos]
     std::vector<int64_t> step_off, step_off8;
   };
   std::shared_ptr<const ShapeTables> shape_tables(const IsaImpl& isa, const std::vector<Panel>& panels,
-                                                  const ConvShape& sh, bool out_nchw, int64_t grid_tap_step);
+                                                  const ConvShape& sh);
   std::mutex tables_mutex_;
-  std::map<std::array<int64_t, 4>, std::shared_ptr<const ShapeTables>> tables_;
+  std::map<std::array<int64_t, 3>, std::shared_ptr<const ShapeTables>> tables_;
 };
 
 }  // namespace bitconv

@@ -1,5 +1,6 @@
-// Packing: weights into kernel panels (once per plan and ISA), activation codes into bit-planes
-// (once per call, shared by all output channels). Kept apart from the kernels.
+// Packing: weights into kernel panels (once per plan and ISA); per call, activation codes into
+// bit-planes or int8 words (shared by all output channels), float rows quantized, uint8 rows and
+// output tiles transposed between channels-first and channels-last. Kept apart from the kernels.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -82,6 +83,9 @@ WeightPanel pack_weight_panel(const int16_t* qweight, int cg, int taps, const st
 // listed channels must be in [-128, 127].
 WeightPanel pack_weight_panel_int8(const int16_t* qweight, int cg, int taps, const std::vector<int>& channels,
                                    int kc8, const KernelInfo& kernel);
+
+// d[i] = s[i] for i < n; returns the OR of the bytes (a code check as they are copied).
+uint8_t copy_or(uint8_t* d, const uint8_t* s, int64_t n);
 
 // Activation codes for the int8 kernels: pixel x (src + x * src_pix_stride, `channels` codes) into
 // dst + x * dst_pix_words as `groups` groups of kc8 32-bit words, each group's codes followed by zero

@@ -51,16 +51,16 @@ def test_forked_child_runs_threads():
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("geom", ["3x3", "1x1/2", "stem 7x7/2"])
+@pytest.mark.parametrize("geom", ["3x3", "1x1/2", "stem 7x7/2", "3x3 @210"])
 def test_large_inputs_split_packing(threads, geom):
-    """Inputs of more than 64K codes pack (and sum windows) on several threads, smaller ones on one:
-    both give the reference result, for the padded grid, the strided 1x1 grid and row windows,
-    codes NHWC and float NCHW."""
+    """Inputs of more than 64K codes pack on several threads, and more than 128K window sums are
+    added on several (the 210 x 210 case), smaller ones on one: both give the reference result, for
+    the padded grid, the strided 1x1 grid and row windows, codes NHWC and float NCHW."""
     from bitconv.reference import conv2d_int64, quantize_activations
 
     rng = np.random.default_rng(7)
     cin, cout, k, stride, pad, hw = {"3x3": (64, 16, 3, 1, 1, 36), "1x1/2": (64, 16, 1, 2, 0, 36),
-                                     "stem 7x7/2": (3, 8, 7, 2, 3, 160)}[geom]
+                                     "stem 7x7/2": (3, 8, 7, 2, 3, 160), "3x3 @210": (2, 8, 3, 1, 1, 210)}[geom]
     qw = rng.integers(-2, 2, size=(cout, cin, k, k))
     plan = bitconv.ConvPlan.from_quantized(qw, 1.0, w_bits=2, a_bits=2, a_scale=0.5, a_zero_point=1,
                                            stride=stride, padding=pad)

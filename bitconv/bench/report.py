@@ -95,7 +95,7 @@ def format_table(res: dict) -> str:
     out.append("GOPS = 2 x MACs / median time; eff% = MACs/s x w_bits x a_bits / popcount ceiling of the cores "
                "used; xNAME = NAME's median / bitconv's median (>1: bitconv faster)")
     out.append("kern = kernels run: bs bit-serial, i8 int8 VPDPBUSD (where faster than w x a plane pairs; eff% "
-               "above 100 then), dw depthwise")
+               "may exceed 100), dw depthwise")
     legend = ", ".join(f"{SHORT.get(n, n)} = {res['comparators'][n]}" for n in names)
     if legend:
         out.append(legend)

@@ -165,17 +165,18 @@ def write_csv(res: dict, path: str) -> None:
         row += [m["cpu_model"], m["isa"], m["threads"], m["date"], m["versions"]["bitconv"]]
         rows.append(row)
     t = res["total"]
-    trow = [res["suite"], res["plan"], "TOTAL"] + [""] * 15 + [t["macs"], t["median_s"]] + [""] * 5 + [t["gops"]]
-    trow += [t["efficiency_pct"], ""]
+    total = dict.fromkeys(head, "")  # filled by column name
+    total.update(suite=res["suite"], plan=res["plan"], layer="TOTAL", macs=t["macs"], bitconv_median_s=t["median_s"],
+                 bitconv_gops=t["gops"], efficiency_pct=t["efficiency_pct"], cpu_model=m["cpu_model"], isa=m["isa"],
+                 threads=m["threads"], date=m["date"], bitconv_version=m["versions"]["bitconv"])
     for n in names:
         c = t["comparators"].get(n, {})
-        trow += [c.get("median_s", "")] + [""] * 6 + [c.get("speedup", ""), ""]
-    trow += [m["cpu_model"], m["isa"], m["threads"], m["date"], m["versions"]["bitconv"]]
+        total[f"{n}_median_s"], total[f"{n}_speedup"] = c.get("median_s", ""), c.get("speedup", "")
     with open(path, "w", newline="") as f:
         wr = csv.writer(f)
         wr.writerow(head)
         wr.writerows(rows)
-        wr.writerow(trow)
+        wr.writerow([total[h] for h in head])
 
 
 def write_plot(res: dict, path: str) -> None:

@@ -4,7 +4,9 @@
 
 namespace bitconv {
 
-// One pass, byte-wide, so the compiler vectorises it to plain loads, stores and ORs.
+namespace {
+// d[i] = s[i] for i < n; returns the OR of the bytes. One pass, byte-wide, so the compiler
+// vectorises it to plain loads, stores and ORs.
 uint8_t copy_or(uint8_t* __restrict d, const uint8_t* __restrict s, int64_t n) {
   uint8_t seen = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -13,6 +15,7 @@ uint8_t copy_or(uint8_t* __restrict d, const uint8_t* __restrict s, int64_t n) {
   }
   return seen;
 }
+}  // namespace
 
 bool copy_codes_int8(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels, int groups,
                      int a_bits, int kc8, uint32_t* dst, int64_t dst_pix_words) {

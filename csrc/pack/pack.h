@@ -84,9 +84,6 @@ WeightPanel pack_weight_panel(const int16_t* qweight, int cg, int taps, const st
 WeightPanel pack_weight_panel_int8(const int16_t* qweight, int cg, int taps, const std::vector<int>& channels,
                                    int kc8, const KernelInfo& kernel);
 
-// d[i] = s[i] for i < n; returns the OR of the bytes (a code check as they are copied).
-uint8_t copy_or(uint8_t* d, const uint8_t* s, int64_t n);
-
 // Activation codes for the int8 kernels: pixel x (src + x * src_pix_stride, `channels` codes) into
 // dst + x * dst_pix_words as `groups` groups of kc8 32-bit words, each group's codes followed by zero
 // bytes. Returns true if a code was >= 2^a_bits.

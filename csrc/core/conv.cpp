@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -699,13 +700,17 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     b.scale = p.scale.data() + pos0;
     b.bias = p.bias.data() + pos0;
     b.out_kind = out_kind;
-    int64_t img_out, pix_stride_out;
+    // NCHW: the item's pixels in the smallest chunks whose ends are multiples of the tile height
+    // and of 16 (tiles stay whole, transposed blocks aligned), each transposed while in L1: 2-6%
+    // faster than one transpose per item on 64x56x56 and 128x28x28 (W1A1), larger chunks between.
+    int64_t chunk = pix_end - pix_begin;
+    int64_t img_out = 0, pix_stride_out;
     if (out_nchw) {
-      scratch = workspace<int32_t>(5, size_t(pix_end - pix_begin) * NR);
+      chunk = std::lcm<int64_t>(k.mr, 16);
+      scratch = workspace<int32_t>(5, size_t(std::min(chunk, pix_end - pix_begin)) * NR);
       b.out = scratch;
       b.ch_off = iota.data();
       b.ch_contiguous = true;
-      img_out = -pix_begin * NR;
       pix_stride_out = NR;
     } else {
       b.out = out;
@@ -730,13 +735,22 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     r.corr_base = beta ? corr[it.panel].data() + pos0 : nullptr;
     r.corr_row = corr_row[it.panel].data();
     r.corr_col = corr_col[it.panel].data();
-    r.out_off = img_out;
     r.out_stride = pix_stride_out;
-    k.fn(b, r);
-    if (out_nchw)
-      isa.transpose_out(scratch, pix_end - pix_begin, b.nr, NR,
-                        static_cast<int32_t*>(out) + int64_t(it.img) * s.cout * howo + pix_begin,
+    if (!out_nchw) {
+      r.out_off = img_out;
+      k.fn(b, r);
+      return;
+    }
+    for (int64_t c0 = pix_begin; c0 < pix_end;) {
+      const int64_t c1 = std::min(pix_end, (c0 / chunk + 1) * chunk);
+      r.pix_begin = c0;
+      r.pix_end = c1;
+      r.out_off = -c0 * NR;
+      k.fn(b, r);
+      isa.transpose_out(scratch, c1 - c0, b.nr, NR, static_cast<int32_t*>(out) + int64_t(it.img) * s.cout * howo + c0,
                         ch_off[it.panel].data() + pos0);
+      c0 = c1;
+    }
   }, 1);  // items are already sized for balance: one at a time
 }
 

@@ -355,3 +355,8 @@ def resolve(spec: Optional[str]) -> List[Comparator]:
     if bad:
         raise ValueError(f"unknown comparator(s) {', '.join(bad)} (known: {', '.join(REGISTRY)})")
     return [REGISTRY[n] for n in names]
+
+
+# Optional heavy peers: their modules add themselves to REGISTRY (not DEFAULT) and import their
+# packages only when used. Last, so that the base classes they import exist.
+from . import comparator_lce  # noqa: E402,F401

@@ -1,0 +1,69 @@
+"""The optional Larq Compute Engine comparator: registration and layer filtering everywhere, the real
+binary conv only where larq_compute_engine is installed."""
+import numpy as np
+import pytest
+
+pytest.importorskip("bitconv")
+from bitconv.bench import comparator_lce  # noqa: E402
+from bitconv.bench import comparators as C  # noqa: E402
+from bitconv.bench.harness import make_case  # noqa: E402
+from bitconv.bench.plans import LayerBits  # noqa: E402
+from bitconv.bench.suites import Layer  # noqa: E402
+
+
+def case(w_bits=1, a_bits=1, a_encoding="binary", *, cin=32, cout=16, k=3, stride=1, padding=1, groups=1, h=9):
+    lay = Layer("t", cin, cout, k, k, stride, padding, groups, h, h)
+    return make_case(lay, LayerBits(w_bits, a_bits, a_encoding), batch=1, threads=1, seed=3)
+
+
+def test_registered_but_not_default():
+    (comp,) = C.resolve("lce")
+    assert comp.name == "lce" and comp.kind == "bitserial"
+    assert "lce" in C.REGISTRY and "lce" not in C.DEFAULT
+    assert "lce" not in [c.name for c in C.resolve(None)]
+
+
+def test_unavailable_names_the_extra(monkeypatch):
+    monkeypatch.setattr(comparator_lce, "_MODULES", comparator_lce._MODULES + ("bitconv_no_such_module",))
+    why = C.REGISTRY["lce"].unavailable()
+    assert "bitconv_no_such_module" in why and "bitconv[lce]" in why
+
+
+@pytest.mark.parametrize("kw", [dict(w_bits=2, a_bits=2, a_encoding="unsigned"), dict(w_bits=1, a_bits=2,
+                                a_encoding="unsigned"), dict(w_bits=[1, 2] * 8), dict(groups=4)])
+def test_skips_what_lce_cannot_run(kw):
+    # Grouped: 8 channels per group, not whole 32-bit words. All refused before TensorFlow is imported.
+    with pytest.raises(C.SkipLayer):
+        C.REGISTRY["lce"].prepare(case(**kw))
+
+
+def test_numpy_conv_matches_the_int64_reference():
+    from bitconv.reference.int64 import conv2d_int64
+
+    c = case(stride=2, groups=2, h=8)
+    x = 2.0 * c.codes_nhwc - 1.0
+    got = comparator_lce.conv_nhwc(x, c.w_float, stride=2, pads=(1, 1, 1, 1), pad_value=0.0, groups=2)
+    ref = conv2d_int64(c.codes_nchw, c.qweight, a_encoding="binary", stride=2, padding=1, groups=2)
+    np.testing.assert_array_equal(got.transpose(0, 3, 1, 2), ref)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(a_encoding="unsigned"), dict(stride=2), dict(stride=2, h=10),
+                                dict(padding=0), dict(cin=64, cout=32, groups=2)])
+def test_lce_computes_the_layer(kw):
+    from bitconv.reference.int64 import conv2d_int64
+
+    comp = C.REGISTRY["lce"]
+    if comp.unavailable():   # not importorskip: TensorFlow must first be imported the comparator's way
+        pytest.skip(comp.unavailable())
+    c = case(**kw)
+    lay = c.layer
+    run = comp.prepare(c)   # checks the whole output against conv_nhwc itself
+    got = run()[0]          # [N, Ho, Wo, Cout]
+    assert got.shape == (1, lay.ho, lay.wo, lay.cout)
+    if comparator_lce._tf_padding(lay)[1] != (lay.padding,) * 4:
+        return              # stride 2 on an even input: TF's "same" shifts the window by a pixel
+    # Away from the border LCE's +1 padding plays no part: bitconv's own accumulators.
+    ref = conv2d_int64(c.codes_nchw, c.qweight, a_encoding="binary", stride=lay.stride, padding=lay.padding,
+                       groups=lay.groups).transpose(0, 2, 3, 1)
+    inner = (slice(None), slice(1, -1), slice(1, -1)) if lay.padding else (slice(None),) * 3
+    np.testing.assert_array_equal(got[inner], ref[inner])

@@ -85,6 +85,28 @@ def test_codes_out_of_range_message(backend):
         conv2d(x, plan_3x3(a_bits=2), backend=backend)
 
 
+@pytest.mark.parametrize("geom", [dict(k=3, stride=1, padding=1), dict(k=3, stride=2, padding=0),
+                                  dict(k=1, stride=3, padding=0), dict(k=3, stride=1, padding=1, mult=2)])
+def test_depthwise_codes_out_of_range(isa, geom):
+    """Depthwise layers check codes while converting the rows they read; rows no window reads (past
+    the last window, between strided rows) are checked apart. A bad code anywhere is refused, in
+    channels-last and NCHW input, in full and partial 16-channel blocks, on every row."""
+    k, mult = geom["k"], geom.get("mult", 1)
+    cin, h = 20, 20
+    p = ConvPlan.from_quantized(np.ones((cin * mult, 1, k, k), np.int8), 0.5, w_bits=2, a_bits=2, groups=cin,
+                                stride=geom["stride"], padding=geom["padding"])
+    assert p.kernels()[0]["kernel"] == "depthwise"
+    x = np.full((2, cin, h, h), 3, np.uint8)                    # the top code: fine
+    conv2d(x, p, out="int32")
+    for img, c, y, xx in [(0, 0, 0, 0), (1, 19, h - 1, h - 1), (1, 5, 10, 3), (0, 17, 19, 0), (1, 16, 1, 7)]:
+        bad = x.copy()
+        bad[img, c, y, xx] = 4
+        with pytest.raises(ValueError, match=r"x holds a uint8 code >= 2\^a_bits = 4"):
+            conv2d(bad, p, out="int32")
+        with pytest.raises(ValueError, match=r"x holds a uint8 code >= 2\^a_bits = 4"):
+            conv2d(np.ascontiguousarray(bad.transpose(0, 2, 3, 1)), p, out="int32", layout="NHWC")
+
+
 @pytest.mark.parametrize("w_bits", [None, 2.5, "4", [2, 2]])
 def test_from_float_w_bits(w_bits):
     with pytest.raises((TypeError, ValueError), match="w_bits"):

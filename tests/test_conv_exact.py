@@ -682,12 +682,14 @@ def test_depthwise_row_tiles(isa, stride):
     rng = np.random.default_rng(47)
     sw = stride[1] if isinstance(stride, tuple) else stride
     for wo in (7, 8, 9, 16, 17, 31, 32, 33, 47, 50):
-        for cin, mult, dil in ((1, 1, 1), (15, 1, 1), (17, 2, 1), (33, 1, (2, 1)), (16, 3, 1), (100, 1, 1)):
+        # 100 channels: the pixel-major value path, with a zero point and without (codes = values).
+        for cin, mult, dil, zp in ((1, 1, 1, 2), (15, 1, 1, 2), (17, 2, 1, 2), (33, 1, (2, 1), 2), (16, 3, 1, 2),
+                                   (100, 1, 1, 2), (100, 1, 1, 0)):
             w = (wo - 1) * sw + 3 - 2
             codes, qw = layer(rng, cin=cin, cout=cin * mult, hw=(5, w), w_bits=4, a_bits=3, groups=cin)
             geom = dict(padding=1, stride=stride, groups=cin, dilation=dil)
-            plan, exp = check(codes, qw, w_bits=4, w_enc="signed", a_bits=3, zp=2, geom=geom,
-                              what=f"[{isa}] depthwise wo={wo} cin={cin} x{mult}")
+            plan, exp = check(codes, qw, w_bits=4, w_enc="signed", a_bits=3, zp=zp, geom=geom,
+                              what=f"[{isa}] depthwise wo={wo} cin={cin} x{mult} zp={zp}")
             assert exp.shape[3] == wo and plan.kernels()[0]["kernel"] == "depthwise"
             got_f = conv2d(codes.transpose(0, 2, 3, 1), plan, layout="NHWC")
             ref_f = scale_output(exp, plan.a_scale, plan.w_scale, plan.bias).transpose(0, 2, 3, 1)

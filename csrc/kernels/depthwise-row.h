@@ -107,6 +107,13 @@ inline void depthwise_values(const uint8_t* __restrict q, int64_t pix_stride, in
       for (int x = 0; x < width; ++x)
         for (int l = 0; l < L; ++l) d[x * L + l] = mul * float(q[x * pix_stride + c0 + l]) - sub;  // exact
     }
+  } else if (mul == 1.0f && sub == 0.0f) {  // unsigned codes, zero point 0: the codes are the values
+    for (int x = 0; x < width; ++x) {
+      const uint8_t* __restrict qx = q + x * pix_stride;
+      float* __restrict d = dst + (pad + x) * L;
+      for (int c0 = 0; c0 < full; c0 += L)
+        for (int l = 0; l < L; ++l) d[c0 * wp + l] = float(qx[c0 + l]);
+    }
   } else {
     for (int x = 0; x < width; ++x) {
       const uint8_t* __restrict qx = q + x * pix_stride;

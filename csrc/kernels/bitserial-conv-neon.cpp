@@ -4,6 +4,7 @@
 #include <arm_neon.h>
 
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include "kernels/microkernel.h"

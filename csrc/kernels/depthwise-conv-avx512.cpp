@@ -15,8 +15,8 @@ namespace {
 
 namespace bitconv {
 void depthwise_row_avx512(const DepthwiseArgs& d, int oh) { depthwise_row(d, oh); }
-void depthwise_values_avx512(const uint8_t* q, int64_t pix_stride, int width, int pad, int channels, int mult,
-                             float mul, float sub, float* dst, int64_t cpad) {
-  depthwise_values(q, pix_stride, width, pad, channels, mult, mul, sub, dst, cpad);
+uint8_t depthwise_values_avx512(const uint8_t* q, int64_t pix_stride, int width, int pad, int channels, int mult,
+                                float mul, float sub, float* dst, int64_t cpad) {
+  return depthwise_values(q, pix_stride, width, pad, channels, mult, mul, sub, dst, cpad);
 }
 }  // namespace bitconv

@@ -2,6 +2,7 @@
 // (no flags).
 #include <arm_neon.h>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/depthwise.h"
 #include "kernels/microkernel.h"
@@ -15,8 +16,8 @@ namespace {
 
 namespace bitconv {
 void depthwise_row_neon(const DepthwiseArgs& d, int oh) { depthwise_row(d, oh); }
-void depthwise_values_neon(const uint8_t* q, int64_t pix_stride, int width, int pad, int channels, int mult,
-                           float mul, float sub, float* dst, int64_t cpad) {
-  depthwise_values(q, pix_stride, width, pad, channels, mult, mul, sub, dst, cpad);
+uint8_t depthwise_values_neon(const uint8_t* q, int64_t pix_stride, int width, int pad, int channels, int mult,
+                              float mul, float sub, float* dst, int64_t cpad) {
+  return depthwise_values(q, pix_stride, width, pad, channels, mult, mul, sub, dst, cpad);
 }
 }  // namespace bitconv

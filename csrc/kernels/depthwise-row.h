@@ -91,42 +91,52 @@ inline void depthwise_row(const bitconv::DepthwiseArgs& d, int oh) {
   }
 }
 
-inline void depthwise_values(const uint8_t* __restrict q, int64_t pix_stride, int width, int pad, int channels,
-                             int mult, float mul, float sub, float* __restrict dst, int64_t cpad) {
+inline uint8_t depthwise_values(const uint8_t* __restrict q, int64_t pix_stride, int width, int pad, int channels,
+                                int mult, float mul, float sub, float* __restrict dst, int64_t cpad) {
   constexpr int L = F::L;
   const int64_t wp = int64_t(width) + 2 * pad;
   for (int64_t c0 = 0; c0 < cpad; c0 += L)  // zero padding pixels of every block
     for (int64_t e = 0; e < pad * L; ++e) dst[c0 * wp + e] = 0.0f, dst[c0 * wp + (pad + width) * L + e] = 0.0f;
-  // Whole blocks of channels with one output channel per input channel, L codes in and L values out
-  // per pixel and block: block by block when there are few blocks (long contiguous runs out), else
-  // pixel by pixel (the codes read once, in order).
+  // Every code read is ORed into `seen`: the caller's range check, without a second pass over the
+  // input. Whole blocks of channels with one output channel per input channel, L codes in and L
+  // values out per pixel and block: block by block when there are few blocks (long contiguous runs
+  // out), else pixel by pixel (the codes read once, in order). mul = 1, sub = 0 (unsigned codes,
+  // zero point 0): the codes are the values.
+  typename F::codes seen = F::no_codes();
+  const bool plain = mul == 1.0f && sub == 0.0f;
   const int full = mult == 1 ? channels / L * L : 0;
   if (full <= 4 * L) {
     for (int c0 = 0; c0 < full; c0 += L) {
       float* __restrict d = dst + c0 * wp + int64_t(pad) * L;
-      for (int x = 0; x < width; ++x)
-        for (int l = 0; l < L; ++l) d[x * L + l] = mul * float(q[x * pix_stride + c0 + l]) - sub;  // exact
+      for (int x = 0; x < width; ++x) {
+        const typename F::reg v = F::from_codes(q + x * pix_stride + c0, seen);
+        F::store(d + x * L, plain ? v : F::mul_sub(v, mul, sub));  // exact
+      }
     }
-  } else if (mul == 1.0f && sub == 0.0f) {  // unsigned codes, zero point 0: the codes are the values
+  } else if (plain) {
     for (int x = 0; x < width; ++x) {
       const uint8_t* __restrict qx = q + x * pix_stride;
       float* __restrict d = dst + (pad + x) * L;
-      for (int c0 = 0; c0 < full; c0 += L)
-        for (int l = 0; l < L; ++l) d[c0 * wp + l] = float(qx[c0 + l]);
+      for (int c0 = 0; c0 < full; c0 += L) F::store(d + c0 * wp, F::from_codes(qx + c0, seen));
     }
   } else {
     for (int x = 0; x < width; ++x) {
       const uint8_t* __restrict qx = q + x * pix_stride;
       float* __restrict d = dst + (pad + x) * L;
-      for (int c0 = 0; c0 < full; c0 += L)
-        for (int l = 0; l < L; ++l) d[c0 * wp + l] = mul * float(qx[c0 + l]) - sub;
+      for (int c0 = 0; c0 < full; c0 += L) F::store(d + c0 * wp, F::mul_sub(F::from_codes(qx + c0, seen), mul, sub));
     }
   }
+  uint8_t seen_rest = 0;
   for (int64_t c0 = full; c0 < cpad; c0 += L) {  // the rest: a partial block, channel multipliers
     float* __restrict d = dst + c0 * wp + int64_t(pad) * L;
     int src[L];  // input channel of each lane, -1 past the channels
     for (int l = 0; l < L; ++l) src[l] = c0 + l < channels ? int(c0 + l) / mult : -1;
     for (int x = 0; x < width; ++x)
-      for (int l = 0; l < L; ++l) d[x * L + l] = src[l] >= 0 ? mul * float(q[x * pix_stride + src[l]]) - sub : 0.0f;
+      for (int l = 0; l < L; ++l) {
+        const uint8_t c = src[l] >= 0 ? q[x * pix_stride + src[l]] : 0;
+        seen_rest |= c;
+        d[x * L + l] = src[l] >= 0 ? mul * float(c) - sub : 0.0f;
+      }
   }
+  return uint8_t(F::or_all(seen) | seen_rest);
 }

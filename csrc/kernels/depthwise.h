@@ -30,14 +30,14 @@ using DepthwiseRowFn = void (*)(const DepthwiseArgs& d, int oh);
 
 // One padded row of values for the kernel, [cpad / L][wp][L]: padded pixel pad + x, channel k holds
 // mul * q[x * pix_stride + k / mult] - sub for x < width, k < channels (Cout = mult * Cin); the
-// pad pixels on either side and channels..cpad-1 hold zero.
-using DepthwiseValuesFn = void (*)(const uint8_t* q, int64_t pix_stride, int width, int pad, int channels,
-                                   int mult, float mul, float sub, float* dst, int64_t cpad);
+// pad pixels on either side and channels..cpad-1 hold zero. Returns the OR of every code it read.
+using DepthwiseValuesFn = uint8_t (*)(const uint8_t* q, int64_t pix_stride, int width, int pad, int channels,
+                                      int mult, float mul, float sub, float* dst, int64_t cpad);
 
-void depthwise_values_scalar(const uint8_t*, int64_t, int, int, int, int, float, float, float*, int64_t);
-void depthwise_values_avx2(const uint8_t*, int64_t, int, int, int, int, float, float, float*, int64_t);
-void depthwise_values_avx512(const uint8_t*, int64_t, int, int, int, int, float, float, float*, int64_t);
-void depthwise_values_neon(const uint8_t*, int64_t, int, int, int, int, float, float, float*, int64_t);
+uint8_t depthwise_values_scalar(const uint8_t*, int64_t, int, int, int, int, float, float, float*, int64_t);
+uint8_t depthwise_values_avx2(const uint8_t*, int64_t, int, int, int, int, float, float, float*, int64_t);
+uint8_t depthwise_values_avx512(const uint8_t*, int64_t, int, int, int, int, float, float, float*, int64_t);
+uint8_t depthwise_values_neon(const uint8_t*, int64_t, int, int, int, int, float, float, float*, int64_t);
 void depthwise_row_scalar(const DepthwiseArgs& d, int oh);
 void depthwise_row_avx2(const DepthwiseArgs& d, int oh);
 void depthwise_row_avx512(const DepthwiseArgs& d, int oh);

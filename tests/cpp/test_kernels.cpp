@@ -584,6 +584,44 @@ void test_packers(uint64_t seed) {
   }
 }
 
+// The depthwise value rows of every ISA: values (mul * code - sub, zero in padding and past the
+// channels) laid out [channel block][padded pixel][lane], and the returned OR of every code read,
+// which is the depthwise path's range check.
+void test_depthwise_values(uint64_t seed) {
+  Rng r{seed ^ 0xd3a7u};
+  for (int rep = 0; rep < 200; ++rep) {
+    const int width = r.uniform(1, 40), pad = r.uniform(0, 2), mult = r.pick(std::vector<int>{1, 1, 1, 2, 3});
+    const int channels = mult * r.pick(std::vector<int>{1, 5, 8, 16, 17, 31, 48, 64, 65, 80, 100});
+    const int64_t cpad = (channels + 15) / 16 * 16, cin = channels / mult;
+    const int64_t pix_stride = cin + r.uniform(0, 3), wp = width + 2 * pad;
+    const bool plain = r.coin();
+    const float mul = plain ? 1.0f : 2.0f, sub = plain ? 0.0f : 1.0f;
+    const int bits = r.uniform(1, 8);
+    std::vector<uint8_t> q(size_t(width * pix_stride));
+    for (auto& c : q) c = uint8_t(r.uniform(0, (1 << bits) - 1));
+    if (r.coin()) q[size_t(r.uniform(0, width - 1) * pix_stride + r.uniform(0, int(cin) - 1))] = 255;
+    uint8_t want_seen = 0;
+    for (int x = 0; x < width; ++x)
+      for (int64_t c = 0; c < cin; ++c) want_seen |= q[size_t(x * pix_stride + c)];
+    for (const bitconv::IsaImpl& isa : bitconv::available_isas()) {
+      const int L = isa.kernel(1, 1, 1).lanes;
+      std::vector<float> got(size_t(cpad * wp + 1), -7.0f);
+      const uint8_t seen = isa.depthwise_values(q.data(), pix_stride, width, pad, channels, mult, mul, sub, got.data(), cpad);
+      bool ok = seen == want_seen && got.back() == -7.0f;
+      for (int64_t c = 0; ok && c < cpad; ++c)
+        for (int64_t px = 0; ok && px < wp; ++px) {
+          const int64_t x = px - pad;
+          const float want = c < channels && x >= 0 && x < width ? mul * float(q[size_t(x * pix_stride + c / mult)]) - sub : 0.0f;
+          ok = got[size_t((c / L) * wp * L + px * L + c % L)] == want;
+        }
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "depthwise values isa=%s width=%d pad=%d channels=%d mult=%d plain=%d", isa.name,
+                    width, pad, channels, mult, int(plain));
+      check(ok, buf);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -595,6 +633,7 @@ int main(int argc, char** argv) {
 
   test_tables();
   test_packers(seed);
+  test_depthwise_values(seed);
   const std::vector<Case> cases = make_cases(seed);
   for (const Case& c : cases) run_case(c);
 

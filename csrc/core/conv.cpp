@@ -110,18 +110,14 @@ KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, int channels, 
 }
 
 namespace {
-// Output windows of 16 positions a block's channels are stored through when they are not
-// contiguous (bitserial_run's expand-stores), over all blocks of a panel.
+// Output windows a panel's blocks are stored through (channel_windows), over all its blocks; a
+// block of contiguous channels is stored directly.
 int store_windows(const std::vector<int>& chans, int nr) {
   int windows = 0;
   for (size_t b = 0; b < chans.size(); b += size_t(nr)) {
     const size_t e = std::min(chans.size(), b + size_t(nr));
-    if (chans[e - 1] - chans[b] == int(e - b) - 1) continue;  // contiguous: stored directly
-    for (size_t n = b; n < e;) {
-      size_t m = n;
-      while (m < e && chans[m] - chans[n] < 16) ++m;
-      ++windows, n = m;
-    }
+    if (chans[e - 1] - chans[b] != int(e - b) - 1)
+      windows += channel_windows(chans.data() + b, int(e - b), 0, nullptr, nullptr, nullptr);
   }
   return windows;
 }
@@ -264,9 +260,8 @@ const uint8_t* codes_row(const IsaImpl& isa, const ConvInput& in, const ActQuant
 
 // Per-thread scratch that keeps its memory between calls: fresh multi-megabyte allocations would
 // be zero-filled and page-faulted on every call. Contents are uninitialised. Slots: 0 bit-planes
-// (depthwise: its value rows),
-// 1 column code sums (depthwise: NCHW row), 2 window code sums, 3 a packed row's pixel sums, 4 int8
-// codes, 5 an NCHW output tile.
+// (depthwise: its value rows), 1 column code sums (depthwise: NCHW row), 2 window code sums, 3 a
+// packed row's pixel sums, 4 int8 codes, 5 an NCHW output tile.
 template <class T>
 T* workspace(int slot, size_t count) {
   struct Buffer {
@@ -652,7 +647,6 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   }
 
   // 3, 4. Border corrections and offsets, built once per input size (see ShapeTables).
-  const int beta = s.a_encoding == A_BINARY ? 1 : s.a_zero_point;
   const int64_t pix32 = pix_words * 2;  // 32-bit words per bit-plane grid pixel
   const std::shared_ptr<const ShapeTables> tables = shape_tables(isa, panels, sh);
   const std::vector<std::vector<int32_t>>& corr = tables->corr;
@@ -738,7 +732,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     r.pix_end = pix_end;
     r.qsum = qsum ? qsum + int64_t(it.img) * howo * G + p.group : nullptr;
     r.qsum_stride = G;
-    r.corr_base = beta ? corr[it.panel].data() + pos0 : nullptr;
+    r.corr_base = corr[it.panel].empty() ? nullptr : corr[it.panel].data() + pos0;  // empty: no zero point
     r.corr_row = corr_row[it.panel].data();
     r.corr_col = corr_col[it.panel].data();
     r.out_stride = pix_stride_out;

@@ -21,7 +21,9 @@ constexpr int choose_mr(int B, int A, int NV, int R, int reserve, int max_mr) {
   return mr;
 }
 
-// What every tile of a run shares, gathered once per run.
+// What every tile of a run shares, gathered once per run. Copied by value rather than pointing at
+// the BlockArgs and RunArgs: reading them through pointers in the tile measured 4-7% slower on
+// float NCHW output (64@56, 128@28, W1A1).
 struct RunConsts {
   const uint32_t* w;
   const int64_t* step_off;
@@ -215,20 +217,7 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
   k.corr_col = r.corr_col;
   k.out_off = r.out_off;
   k.out_stride = r.out_stride;
-  k.windows = 0;
-  if (!k.direct) {
-    for (int n = 0; n < b.nr;) {
-      const int64_t base = b.ch_off[n];
-      uint32_t mask = 0;
-      int e = n;
-      for (; e < b.nr && b.ch_off[e] - base < 16; ++e) mask |= 1u << (b.ch_off[e] - base);
-      k.win_off[k.windows] = base - k.ch0;
-      k.win_mask[k.windows] = mask;
-      k.win_src[k.windows] = n;
-      ++k.windows;
-      n = e;
-    }
-  }
+  k.windows = k.direct ? 0 : bitconv::channel_windows(b.ch_off, b.nr, k.ch0, k.win_off, k.win_mask, k.win_src);
   const uint32_t* const act = r.act;
   const int64_t row_step = r.row_step, col_step = r.col_step, pix_end = r.pix_end;
   const int wo = r.wo;

@@ -68,6 +68,26 @@ struct RunArgs {
 
 using TileKernelFn = void (*)(const BlockArgs&, const RunArgs&);  // one block over one run
 
+// Output windows of 16 positions that cover a block's ascending output channel offsets ch[0..n):
+// window i starts at ch[src[i]] (stored as that minus `origin` in off[i]) and mask[i] has bit
+// ch[k] - ch[src[i]] set for each of its channels. A block whose channels are not contiguous is
+// stored through these, one masked expand-store per window and pixel; the driver's cost model
+// counts them. Returns the number of windows; off, mask and src may be null (count only).
+template <class T>
+inline int channel_windows(const T* ch, int n, int64_t origin, int64_t* off, uint32_t* mask, int* src) {
+  int windows = 0;
+  for (int i = 0; i < n;) {
+    const int64_t base = ch[i];
+    uint32_t m = 0;
+    int e = i;
+    for (; e < n && ch[e] - base < 16; ++e) m |= 1u << (ch[e] - base);
+    if (off) off[windows] = base - origin, mask[windows] = m, src[windows] = i;
+    ++windows;
+    i = e;
+  }
+  return windows;
+}
+
 // What a kernel needs from the packing and the driver.
 struct KernelInfo {
   TileKernelFn fn = nullptr;

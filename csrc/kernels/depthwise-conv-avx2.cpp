@@ -2,6 +2,7 @@
 // (same flags as bitserial-conv-avx2.cpp).
 #include <immintrin.h>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/depthwise.h"
 #include "kernels/microkernel.h"

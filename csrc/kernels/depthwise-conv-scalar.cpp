@@ -1,6 +1,7 @@
 // Depthwise conv rows for scalar: channels-last output, exact small integers in float lanes
 // (no flags).
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/depthwise.h"
 #include "kernels/microkernel.h"

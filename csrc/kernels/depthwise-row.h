@@ -1,5 +1,6 @@
 // The depthwise row body, written once and instantiated per ISA (see depthwise.h for the maths).
-// Included inside an anonymous namespace after the ISA's traits V (int lanes) and F (float lanes).
+// Included inside an anonymous namespace after the ISA's traits V (int lanes) and F (float lanes),
+// with <cstring>.
 
 // Stores output pixel ow's block of channels from c0 (n_valid of them).
 inline void depthwise_store(const bitconv::DepthwiseArgs& d, int ow, int c0, int n_valid, typename F::reg acc) {
@@ -91,6 +92,32 @@ inline void depthwise_row(const bitconv::DepthwiseArgs& d, int oh) {
   }
 }
 
+// L values from L codes at p (widened and converted; mul * code - sub unless PLAIN), ORing the
+// codes into `seen`.
+template <bool PLAIN>
+inline typename F::reg code_values(const uint8_t* p, typename F::codes& seen, float mul, float sub) {
+  const typename F::reg v = F::from_codes(p, seen);
+  return PLAIN ? v : F::mul_sub(v, mul, sub);
+}
+
+// Whole blocks of channels with one output channel per input channel ([0, full)), L codes in and L
+// values out per pixel and block: block by block when there are few blocks (long contiguous runs
+// out), else pixel by pixel (the codes read once, in order).
+template <bool PLAIN>
+inline void full_blocks(const uint8_t* __restrict q, int64_t pix_stride, int width, int full, int64_t wp,
+                        float mul, float sub, float* __restrict dst, typename F::codes& seen) {
+  constexpr int L = F::L;
+  if (full <= 4 * L) {
+    for (int c0 = 0; c0 < full; c0 += L)
+      for (int x = 0; x < width; ++x)
+        F::store(dst + c0 * wp + x * L, code_values<PLAIN>(q + x * pix_stride + c0, seen, mul, sub));
+  } else {
+    for (int x = 0; x < width; ++x)
+      for (int c0 = 0; c0 < full; c0 += L)
+        F::store(dst + c0 * wp + x * L, code_values<PLAIN>(q + x * pix_stride + c0, seen, mul, sub));
+  }
+}
+
 inline uint8_t depthwise_values(const uint8_t* __restrict q, int64_t pix_stride, int width, int pad, int channels,
                                 int mult, float mul, float sub, float* __restrict dst, int64_t cpad) {
   constexpr int L = F::L;
@@ -98,35 +125,14 @@ inline uint8_t depthwise_values(const uint8_t* __restrict q, int64_t pix_stride,
   for (int64_t c0 = 0; c0 < cpad; c0 += L)  // zero padding pixels of every block
     for (int64_t e = 0; e < pad * L; ++e) dst[c0 * wp + e] = 0.0f, dst[c0 * wp + (pad + width) * L + e] = 0.0f;
   // Every code read is ORed into `seen`: the caller's range check, without a second pass over the
-  // input. Whole blocks of channels with one output channel per input channel, L codes in and L
-  // values out per pixel and block: block by block when there are few blocks (long contiguous runs
-  // out), else pixel by pixel (the codes read once, in order). mul = 1, sub = 0 (unsigned codes,
-  // zero point 0): the codes are the values.
+  // input. mul = 1, sub = 0 (unsigned codes, zero point 0): the codes are the values.
   typename F::codes seen = F::no_codes();
-  const bool plain = mul == 1.0f && sub == 0.0f;
   const int full = mult == 1 ? channels / L * L : 0;
-  if (full <= 4 * L) {
-    for (int c0 = 0; c0 < full; c0 += L) {
-      float* __restrict d = dst + c0 * wp + int64_t(pad) * L;
-      for (int x = 0; x < width; ++x) {
-        const typename F::reg v = F::from_codes(q + x * pix_stride + c0, seen);
-        F::store(d + x * L, plain ? v : F::mul_sub(v, mul, sub));  // exact
-      }
-    }
-  } else if (plain) {
-    for (int x = 0; x < width; ++x) {
-      const uint8_t* __restrict qx = q + x * pix_stride;
-      float* __restrict d = dst + (pad + x) * L;
-      for (int c0 = 0; c0 < full; c0 += L) F::store(d + c0 * wp, F::from_codes(qx + c0, seen));
-    }
-  } else {
-    for (int x = 0; x < width; ++x) {
-      const uint8_t* __restrict qx = q + x * pix_stride;
-      float* __restrict d = dst + (pad + x) * L;
-      for (int c0 = 0; c0 < full; c0 += L) F::store(d + c0 * wp, F::mul_sub(F::from_codes(qx + c0, seen), mul, sub));
-    }
-  }
-  uint8_t seen_rest = 0;
+  if (mul == 1.0f && sub == 0.0f)
+    full_blocks<true>(q, pix_stride, width, full, wp, mul, sub, dst + int64_t(pad) * L, seen);
+  else
+    full_blocks<false>(q, pix_stride, width, full, wp, mul, sub, dst + int64_t(pad) * L, seen);
+  uint8_t any = 0;
   for (int64_t c0 = full; c0 < cpad; c0 += L) {  // the rest: a partial block, channel multipliers
     float* __restrict d = dst + c0 * wp + int64_t(pad) * L;
     int src[L];  // input channel of each lane, -1 past the channels
@@ -134,9 +140,12 @@ inline uint8_t depthwise_values(const uint8_t* __restrict q, int64_t pix_stride,
     for (int x = 0; x < width; ++x)
       for (int l = 0; l < L; ++l) {
         const uint8_t c = src[l] >= 0 ? q[x * pix_stride + src[l]] : 0;
-        seen_rest |= c;
+        any |= c;
         d[x * L + l] = src[l] >= 0 ? mul * float(c) - sub : 0.0f;
       }
   }
-  return uint8_t(F::or_all(seen) | seen_rest);
+  uint8_t bytes[sizeof seen];  // the vector's bytes, whatever the ISA's type
+  std::memcpy(bytes, &seen, sizeof seen);
+  for (uint8_t b : bytes) any |= b;
+  return any;
 }

@@ -54,20 +54,13 @@ struct F {
   static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
   static V::reg to_int(reg x) { return _mm512_cvttps_epi32(x); }
   // Depthwise value rows: L uint8 codes widened to float lanes, ORed into `seen` on the way (the
-  // range check rides on the conversion, no second pass over the input).
+  // range check rides on the conversion, no second pass over the input; the caller ORs its bytes).
   using codes = __m128i;
   static codes no_codes() { return _mm_setzero_si128(); }
   static reg from_codes(const uint8_t* p, codes& seen) {
     const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     seen = _mm_or_si128(seen, c);
     return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c));
-  }
-  static uint8_t or_all(codes seen) {
-    alignas(16) uint8_t b[16];
-    _mm_store_si128(reinterpret_cast<__m128i*>(b), seen);
-    uint8_t r = 0;
-    for (uint8_t x : b) r |= x;
-    return r;
   }
   static reg mul_sub(reg x, float mul, float sub) {
     return _mm512_sub_ps(_mm512_mul_ps(x, _mm512_set1_ps(mul)), _mm512_set1_ps(sub));

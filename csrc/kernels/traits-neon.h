@@ -72,7 +72,7 @@ struct F {
   static reg fma(reg a, reg b, reg c) { return vfmaq_f32(c, a, b); }
   static V::reg to_int(reg x) { return vreinterpretq_u32_s32(vcvtq_s32_f32(x)); }
   // Depthwise value rows: L uint8 codes widened to float lanes, ORed into `seen` on the way (the
-  // range check rides on the conversion, no second pass over the input).
+  // range check rides on the conversion, no second pass over the input; the caller ORs its bytes).
   using codes = uint8x8_t;
   static codes no_codes() { return vdup_n_u8(0); }
   static reg from_codes(const uint8_t* p, codes& seen) {
@@ -81,13 +81,6 @@ struct F {
     const uint8x8_t c = vreinterpret_u8_u32(vdup_n_u32(w));
     seen = vorr_u8(seen, c);
     return vcvtq_f32_u32(vmovl_u16(vget_low_u16(vmovl_u8(c))));
-  }
-  static uint8_t or_all(codes seen) {
-    uint8_t b[8];
-    vst1_u8(b, seen);
-    uint8_t r = 0;
-    for (uint8_t x : b) r |= x;
-    return r;
   }
   static reg mul_sub(reg x, float mul, float sub) { return vsubq_f32(vmulq_f32(x, vdupq_n_f32(mul)), vdupq_n_f32(sub)); }
   static void store(float* p, reg x) { vst1q_f32(p, x); }

@@ -42,14 +42,13 @@ struct F {
   static reg fma(reg a, reg b, reg c) { return a * b + c; }  // exact: integers below 2^24
   static V::reg to_int(reg x) { return uint32_t(int32_t(x)); }
   // Depthwise value rows: L uint8 codes widened to float lanes, ORed into `seen` on the way (the
-  // range check rides on the conversion, no second pass over the input).
+  // range check rides on the conversion, no second pass over the input; the caller ORs its bytes).
   using codes = uint8_t;
   static codes no_codes() { return 0; }
   static reg from_codes(const uint8_t* p, codes& seen) {
     seen = uint8_t(seen | *p);
     return float(*p);
   }
-  static uint8_t or_all(codes seen) { return seen; }
   static reg mul_sub(reg x, float mul, float sub) { return mul * x - sub; }
   static void store(float* p, reg x) { *p = x; }
 };

@@ -10,31 +10,48 @@
 
 namespace bitconv {
 
+namespace {
+// An ISA's kernels plus int8 ones: the -vnni and -dot ISAs share everything else with their base.
+IsaImpl with_int8(IsaImpl base, Isa isa, const char* name, KernelInfo (*int8_kernel)(int), int max_a_bits) {
+  base.isa = isa;
+  base.name = name;
+  base.int8_kernel = int8_kernel;
+  base.int8_max_a_bits = max_a_bits;
+  return base;
+}
+}  // namespace
+
 const std::vector<IsaImpl>& compiled_isas() {
-  static const std::vector<IsaImpl> table = {
+  static const std::vector<IsaImpl> table = [] {
+    std::vector<IsaImpl> t;
 #if defined(BITCONV_BUILD_AVX512)
-      {Isa::Avx512Vnni, "avx512-vnni", &bitserial_kernel_avx512, &pack_activations_avx512, &quantize_row_avx512, &transpose_row_avx512, &transpose_out_avx512, &depthwise_row_avx512,
-       &depthwise_values_avx512, &int8_kernel_avx512vnni, 8, 3.0},
-      {Isa::Avx512, "avx512", &bitserial_kernel_avx512, &pack_activations_avx512, &quantize_row_avx512, &transpose_row_avx512, &transpose_out_avx512, &depthwise_row_avx512,
-       &depthwise_values_avx512, nullptr, 0, 3.0},
-#endif
-#if defined(BITCONV_BUILD_AVX2VNNI)
-      {Isa::Avx2Vnni, "avx2-vnni", &bitserial_kernel_avx2, &pack_activations_avx2, &quantize_row_avx2, &transpose_row_avx2, &transpose_out_avx2, &depthwise_row_avx2,
-       &depthwise_values_avx2, &int8_kernel_avx2vnni, 8, 14.0},
+    const IsaImpl avx512{Isa::Avx512, "avx512", &bitserial_kernel_avx512, &pack_activations_avx512,
+                         &quantize_row_avx512, &transpose_row_avx512, &transpose_out_avx512, &depthwise_row_avx512,
+                         &depthwise_values_avx512, nullptr, 0, 3.0};
+    t.push_back(with_int8(avx512, Isa::Avx512Vnni, "avx512-vnni", &int8_kernel_avx512vnni, 8));
+    t.push_back(avx512);
 #endif
 #if defined(BITCONV_BUILD_AVX2)
-      {Isa::Avx2, "avx2", &bitserial_kernel_avx2, &pack_activations_avx2, &quantize_row_avx2, &transpose_row_avx2, &transpose_out_avx2, &depthwise_row_avx2,
-       &depthwise_values_avx2, nullptr, 0, 14.0},
+    const IsaImpl avx2{Isa::Avx2, "avx2", &bitserial_kernel_avx2, &pack_activations_avx2, &quantize_row_avx2,
+                       &transpose_row_avx2, &transpose_out_avx2, &depthwise_row_avx2, &depthwise_values_avx2,
+                       nullptr, 0, 14.0};
+#if defined(BITCONV_BUILD_AVX2VNNI)
+    t.push_back(with_int8(avx2, Isa::Avx2Vnni, "avx2-vnni", &int8_kernel_avx2vnni, 8));
+#endif
+    t.push_back(avx2);
 #endif
 #if defined(BITCONV_BUILD_NEON)
-      {Isa::NeonDot, "neon-dot", &bitserial_kernel_neon, &pack_activations_scalar, &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar, &depthwise_row_neon,
-       &depthwise_values_neon, &int8_kernel_neondot, 7, 4.0},
-      {Isa::Neon, "neon", &bitserial_kernel_neon, &pack_activations_scalar, &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar, &depthwise_row_neon,
-       &depthwise_values_neon, nullptr, 0, 4.0},
+    const IsaImpl neon{Isa::Neon, "neon", &bitserial_kernel_neon, &pack_activations_scalar, &quantize_row_scalar,
+                       &transpose_row_scalar, &transpose_out_scalar, &depthwise_row_neon, &depthwise_values_neon,
+                       nullptr, 0, 4.0};
+    t.push_back(with_int8(neon, Isa::NeonDot, "neon-dot", &int8_kernel_neondot, 7));
+    t.push_back(neon);
 #endif
-      {Isa::Scalar, "scalar", &bitserial_kernel_scalar, &pack_activations_scalar, &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar, &depthwise_row_scalar,
-       &depthwise_values_scalar, nullptr, 0, 10.0},
-  };
+    t.push_back({Isa::Scalar, "scalar", &bitserial_kernel_scalar, &pack_activations_scalar, &quantize_row_scalar,
+                 &transpose_row_scalar, &transpose_out_scalar, &depthwise_row_scalar, &depthwise_values_scalar,
+                 nullptr, 0, 10.0});
+    return t;
+  }();
   return table;
 }
 

@@ -39,21 +39,23 @@ inline void transpose_blocks(int width, int channels, uint8_t* dst, RowFn row) {
   }
 }
 
-// In-register 16 x 16 transpose of 32-bit elements (r[i] element j -> r[j] element i): two in-lane
-// unpack stages (4 per cycle on Zen 5) and two 128-bit lane stages (2 per cycle); VPERMT2D for
+// The two in-lane unpack stages on 4 vectors: a 4 x 4 transpose within each 128-bit lane (r[m] lane
+// L: element m of rows 0..3's lane L).
+inline void transpose4x4_lanes(__m512i* r) {
+  const __m512i t0 = _mm512_unpacklo_epi32(r[0], r[1]), t1 = _mm512_unpackhi_epi32(r[0], r[1]);
+  const __m512i t2 = _mm512_unpacklo_epi32(r[2], r[3]), t3 = _mm512_unpackhi_epi32(r[2], r[3]);
+  r[0] = _mm512_unpacklo_epi64(t0, t2);
+  r[1] = _mm512_unpackhi_epi64(t0, t2);
+  r[2] = _mm512_unpacklo_epi64(t1, t3);
+  r[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+// In-register 16 x 16 transpose of 32-bit elements (r[i] element j -> r[j] element i): the in-lane
+// stages (unpacks, 4 per cycle on Zen 5), then two 128-bit lane stages (2 per cycle); VPERMT2D for
 // every stage would be 64 of the slower kind.
 inline void transpose16x16_epi32(__m512i (&r)[16]) {
+  for (int i = 0; i < 4; ++i) transpose4x4_lanes(r + 4 * i);  // r[4a + m], lane L: rows 4a..4a+3 of column 4L + m
   __m512i t[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; ++i) {  // r[4a + m], lane L: rows 4a..4a+3 of column 4L + m
-    r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-    r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-    r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-    r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-  }
   for (int m = 0; m < 4; ++m) {
     const __m512i a0 = _mm512_shuffle_i32x4(r[m], r[4 + m], 0x88);
     const __m512i a1 = _mm512_shuffle_i32x4(r[m], r[4 + m], 0xdd);
@@ -108,7 +110,7 @@ inline __m512i pack4(const Quant& c, __m512i i0, __m512i i1, __m512i i2, __m512i
   return _mm512_min_epu8(v, c.qmax8);
 }
 
-// quad(): codes of four vectors in pack4's order; ok = false sends the 64 values to quad_exact.
+// Q::quad(): codes of four vectors in pack4's order; ok = false sends the 64 values to quad_exact.
 struct FastQ {  // x / scale by reciprocal, checked
   static inline __m512i one(const Quant& c, __m512 x, __m512i& dmax) {
     const __m512 s = _mm512_fmadd_round_ps(x, c.inv, c.magic, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -139,10 +141,6 @@ struct BinaryQ {  // x >= 0: the sign of x + 0 (which turns -0 into +0); only Na
   }
 };
 
-template <class Q>
-inline __m512i quad_fast(const Quant& c, __m512 x0, __m512 x1, __m512 x2, __m512 x3, bool& ok) {
-  return Q::quad(c, x0, x1, x2, x3, ok);
-}
 // The reference computation: rint(fl(x / scale)) + zero point, clamped above at 2^16 first
 // (NaN stays NaN there and converts to INT_MIN, code 0, like -Inf).
 inline __m512i q_exact(const Quant& c, __m512 x, __mmask16& nan, bool binary) {
@@ -192,7 +190,7 @@ void quantize_run(const Quant& cref, bool binary, const float* s, int64_t n, uin
     const __m512 x0 = _mm512_loadu_ps(s + i), x1 = _mm512_loadu_ps(s + i + 16);
     const __m512 x2 = _mm512_loadu_ps(s + i + 32), x3 = _mm512_loadu_ps(s + i + 48);
     bool ok;
-    __m512i r = quad_fast<Q>(c, x0, x1, x2, x3, ok);
+    __m512i r = Q::quad(c, x0, x1, x2, x3, ok);
     if (__builtin_expect(!ok, 0)) r = quad_exact(c, binary, x0, x1, x2, x3, nan);
     _mm512_storeu_si512(d + i, _mm512_permutexvar_epi32(order, r));
   }
@@ -201,7 +199,7 @@ void quantize_run(const Quant& cref, bool binary, const float* s, int64_t n, uin
     __m512 x[4];
     for (int j = 0; j < 4; ++j) x[j] = _mm512_maskz_loadu_ps(lanes(left - 16 * j), s + i + 16 * j);
     bool ok;
-    __m512i r = quad_fast<Q>(c, x[0], x[1], x[2], x[3], ok);
+    __m512i r = Q::quad(c, x[0], x[1], x[2], x[3], ok);
     if (!ok) r = quad_exact(c, binary, x[0], x[1], x[2], x[3], nan);
     _mm512_mask_storeu_epi8(d + i, bytes(left), _mm512_permutexvar_epi32(order, r));
   }
@@ -273,7 +271,7 @@ __attribute__((noinline)) uint32_t nchw_block(const Quant& c, const float* src, 
       if (FULL_C || c0 + 4 * k + j < channels)
         _mm_prefetch(reinterpret_cast<const char*>(src + (c0 + 4 * k + j) * sc + w0 + 64), _MM_HINT_T0);
     bool ok;
-    g[k] = interleave4(quad_fast<Q>(c, x[0], x[1], x[2], x[3], ok));
+    g[k] = interleave4(Q::quad(c, x[0], x[1], x[2], x[3], ok));
     redo |= uint32_t(!ok) << k;
   }
   transpose16x16_epi32(g);
@@ -307,21 +305,11 @@ __attribute__((noinline)) uint32_t nchw_half_block(const Quant& c, const float* 
       x[j] = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(a)), _mm256_castps_pd(b), 1));
     }
     bool ok;
-    g[k] = interleave4(quad_fast<Q>(c, x[0], x[1], x[2], x[3], ok));
+    g[k] = interleave4(Q::quad(c, x[0], x[1], x[2], x[3], ok));
     redo |= uint32_t(!ok) * (0x11u << (lo - c0) / 4);  // quads lo and lo + 16
   }
-  __m512i t[8];
-  for (int a = 0; a < 2; ++a) {
-    __m512i* r = g + 4 * a;
-    t[4 * a] = _mm512_unpacklo_epi32(r[0], r[1]);
-    t[4 * a + 1] = _mm512_unpackhi_epi32(r[0], r[1]);
-    t[4 * a + 2] = _mm512_unpacklo_epi32(r[2], r[3]);
-    t[4 * a + 3] = _mm512_unpackhi_epi32(r[2], r[3]);
-    r[0] = _mm512_unpacklo_epi64(t[4 * a], t[4 * a + 2]);
-    r[1] = _mm512_unpackhi_epi64(t[4 * a], t[4 * a + 2]);
-    r[2] = _mm512_unpacklo_epi64(t[4 * a + 1], t[4 * a + 3]);
-    r[3] = _mm512_unpackhi_epi64(t[4 * a + 1], t[4 * a + 3]);
-  }
+  transpose4x4_lanes(g);
+  transpose4x4_lanes(g + 4);
   uint8_t* d = dst + int64_t(w0) * channels + c0;
   for (int m = 0; m < 4; ++m) {
     if (m < nw) _mm512_storeu_si512(d + int64_t(m) * channels, _mm512_shuffle_i32x4(g[m], g[4 + m], 0x88));
@@ -392,7 +380,7 @@ void quantize_nchw_small(const Quant& cref, bool binary, const float* src, int64
     __m512 x[4];
     load_quad<false, false>(src, sc, 0, channels, w0, lanes(nw), x);
     bool ok;
-    __m512i r = quad_fast<Q>(c, x[0], x[1], x[2], x[3], ok);
+    __m512i r = Q::quad(c, x[0], x[1], x[2], x[3], ok);
     if (__builtin_expect(!ok, 0)) r = quad_exact(c, binary, x[0], x[1], x[2], x[3], nan);
     r = _mm512_permutexvar_epi32(pidx, _mm512_shuffle_epi8(r, sidx));
     _mm512_mask_storeu_epi8(dst + int64_t(w0) * channels, bytes(nw * channels), r);

@@ -197,15 +197,19 @@ def test_codes_out_of_range_every_path(isa, path, a_bits):
 
 @pytest.mark.parametrize("bad", [np.nan, -np.nan])
 @pytest.mark.parametrize("a_encoding", ["unsigned", "binary"])
-def test_nan_in_float_input(bad, a_encoding):
-    p = plan_3x3(a_bits=1 if a_encoding == "binary" else 4, a_encoding=a_encoding,
-                 w_bits=1 if a_encoding == "binary" else 2)
-    x = np.zeros((1, 3, 5, 5), np.float32)
-    x[0, 1, 2, 3] = bad
-    with pytest.raises(ValueError, match=r"\bx\b"):
-        conv2d(x, p)
-    with pytest.raises(ValueError, match=r"\bx\b"):
-        conv2d(x.transpose(0, 2, 3, 1), p, layout="NHWC")
+def test_nan_in_float_input(isa, bad, a_encoding):
+    """On every ISA's quantizer, NCHW and channels-last, in the vector body (20 channels, 20 pixels)
+    and in the tails (the last channel, the last pixel)."""
+    w_bits = 1 if a_encoding == "binary" else 2
+    p = ConvPlan.from_quantized(np.ones((4, 20, 3, 3), np.int8), 0.5, w_bits=w_bits,
+                                a_bits=1 if a_encoding == "binary" else 4, a_encoding=a_encoding, padding=1)
+    for at in [(0, 1, 2, 3), (0, 19, 4, 5), (0, 6, 19, 19), (0, 18, 7, 19)]:
+        x = np.zeros((1, 20, 20, 20), np.float32)
+        x[at] = bad
+        with pytest.raises(ValueError, match=r"\bx\b"):
+            conv2d(x, p)
+        with pytest.raises(ValueError, match=r"\bx\b"):
+            conv2d(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), p, layout="NHWC")
 
 
 @pytest.mark.parametrize("a_bits,zp", [(1, 0), (3, 0), (3, 2), (3, 7), (8, 128)])

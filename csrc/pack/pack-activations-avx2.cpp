@@ -65,6 +65,7 @@ bool quantize_row_avx2(const float* src, int64_t sc, int64_t sw, int width, int 
   const __m256 scale = _mm256_set1_ps(q.scale), zp = _mm256_set1_ps(q.zero_point), qmax = _mm256_set1_ps(q.qmax),
                zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
   __m256 nan = zero;
+  bool nan_tail = false;  // the scalar tails
   auto codes = [&](__m256 x) {  // int32 codes of 8 values
     nan = _mm256_or_ps(nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
     __m256 r;
@@ -89,7 +90,7 @@ bool quantize_row_avx2(const float* src, int64_t sc, int64_t sw, int width, int 
       }
       for (; c < channels; ++c) {
         const float x = s[c];
-        nan = _mm256_or_ps(nan, _mm256_set1_ps(x != x ? -1.0f : 0.0f));
+        nan_tail |= x != x;
         d[c] = x != x ? 0 : quantize_one(x, q);
       }
     }
@@ -103,12 +104,12 @@ bool quantize_row_avx2(const float* src, int64_t sc, int64_t sw, int width, int 
       }
       for (; w < width; ++w) {
         const float x = s[w];
-        nan = _mm256_or_ps(nan, _mm256_set1_ps(x != x ? -1.0f : 0.0f));
+        nan_tail |= x != x;
         dst[int64_t(w) * channels + c] = x != x ? 0 : quantize_one(x, q);
       }
     }
   }
-  return _mm256_movemask_ps(nan) != 0;
+  return nan_tail || _mm256_movemask_ps(nan) != 0;
 }
 
 // Output tile to NCHW: 8 x 8 blocks transposed in registers, the edges one value at a time.

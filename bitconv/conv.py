@@ -11,8 +11,8 @@ import numpy as np
 
 from . import _native
 from .plan.core import A_ENCODINGS, W_ENCODINGS, is_int as _is_int
-from .plan.shapes import output_size
-from .reference.int64 import quantize_activations
+from .geometry import output_size
+from .reference.int64 import quantize_activations, scale_output
 from .weight_levels import default_w_encoding, quantize_weights
 
 _INT32_MAX = 2**31 - 1
@@ -220,7 +220,7 @@ class ConvPlan:
         if w_encoding not in W_ENCODINGS:
             raise ValueError(f"w_encoding must be one of {W_ENCODINGS}, got {w_encoding!r}")
         if w_scale is not None:
-            w_scale = np.broadcast_to(np.asarray(w_scale, dtype=np.float64), (weight.shape[0],))
+            w_scale = _check_scale("w_scale", w_scale, weight.shape[0])
         qw, scale = quantize_weights(weight, bits, w_encoding, w_scale=w_scale)
         return cls.from_quantized(qw, scale, w_bits=bits.tolist(), a_bits=a_bits,
                                   w_encoding=w_encoding, a_scale=a_scale, a_zero_point=a_zero_point,
@@ -365,7 +365,9 @@ def _check_shape(x, plan, layout):
     ho, wo = plan.output_hw(h, w)
     ph, pw = plan.padding
     cg = plan.cin // plan.groups
-    packed_bytes = n * (h + 2 * ph) * (w + 2 * pw) * plan.groups * plan.a_bits * (-(-cg // 64)) * 8
+    # Bit-planes (a_bits words of 64 channels) or, for int8 panels, codes padded to whole words.
+    per_pixel = plan.groups * max(plan.a_bits * (-(-cg // 64)) * 8, -(-cg // 4) * 4)
+    packed_bytes = n * (h + 2 * ph) * (w + 2 * pw) * per_pixel
     out_bytes = n * ho * wo * plan.cout * 4
     in_bytes = n * h * w * c
     if max(packed_bytes, out_bytes, in_bytes) > MAX_BUFFER_BYTES:
@@ -383,8 +385,7 @@ def _check_codes(x, plan):
 
 
 def _conv2d_numba(codes_nchw, plan, out, nhwc):
-    from .reference.int64 import scale_output
-    from .reference.numba_bitserial import conv2d_numba
+    from .reference.numba_bitserial import conv2d_numba  # numba only when asked for
 
     acc = conv2d_numba(codes_nchw, plan.qweight, plan.w_bits.tolist(),
                        w_encoding=plan.w_encoding, a_bits=plan.a_bits, a_encoding=plan.a_encoding,

@@ -1,4 +1,4 @@
-"""Float weights to bitconv's integer weight levels (pure numpy: plans use it without the extension)."""
+"""Float weights to bitconv's integer weight levels (pure numpy)."""
 import numpy as np
 
 from .reference.int64 import weight_range
@@ -25,8 +25,8 @@ def quantize_weights(weight: np.ndarray, bits, encoding: str, w_scale=None) -> t
     scale = np.empty(cout)
     for k in range(cout):
         b, row = int(bits[k]), w[k]
-        scale[k] = float(w_scale[k]) if w_scale is not None else _default_scale(row, b, encoding)
         lo, hi = weight_range(b, encoding)
+        scale[k] = float(w_scale[k]) if w_scale is not None else _default_scale(row, b, hi)
         if b == 1:
             qw[k] = np.where(row >= 0, 1, -1)
         elif encoding == "signed":
@@ -36,9 +36,9 @@ def quantize_weights(weight: np.ndarray, bits, encoding: str, w_scale=None) -> t
     return qw.reshape(weight.shape), scale
 
 
-def _default_scale(row: np.ndarray, b: int, encoding: str) -> float:
+def _default_scale(row: np.ndarray, b: int, hi: int) -> float:
+    """The rule's scale: mean |w| at 1 bit, else max |w| over the top level hi."""
     if b == 1:
         return float(np.mean(np.abs(row))) or 1.0
     amax = float(np.max(np.abs(row)))
-    levels = 2 ** (b - 1) - 1 if encoding == "signed" else 2**b - 1
-    return amax / levels if amax > 0 else 1.0
+    return amax / hi if amax > 0 else 1.0

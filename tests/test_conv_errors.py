@@ -107,10 +107,19 @@ def test_depthwise_codes_out_of_range(isa, geom):
             conv2d(np.ascontiguousarray(bad.transpose(0, 2, 3, 1)), p, out="int32", layout="NHWC")
 
 
+@pytest.mark.parametrize("cout", [1, 4])
 @pytest.mark.parametrize("w_bits", [None, 2.5, "4", [2, 2]])
-def test_from_float_w_bits(w_bits):
+def test_from_float_w_bits(w_bits, cout):
+    # cout 1: a str of length 1 would pass a length check; only the type check refuses it
     with pytest.raises((TypeError, ValueError), match="w_bits"):
-        ConvPlan.from_float(np.ones((4, 3, 3, 3), np.float32), w_bits=w_bits, a_bits=2, a_scale=1.0)
+        ConvPlan.from_float(np.ones((cout, 3, 3, 3), np.float32), w_bits=w_bits, a_bits=2, a_scale=1.0)
+
+
+@pytest.mark.parametrize("w_scale", [[1.0, 2.0], [[1.0, 2.0, 3.0, 4.0]], 0.0, [1.0, 1.0, np.nan, 1.0], "x"])
+def test_from_float_w_scale(w_scale):
+    """Given scales are checked like from_quantized's: one positive finite float per channel, named."""
+    with pytest.raises((TypeError, ValueError), match="w_scale"):
+        ConvPlan.from_float(np.ones((4, 3, 3, 3), np.float32), w_bits=2, a_bits=2, a_scale=1.0, w_scale=w_scale)
 
 
 def test_from_float_empty_weight():

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
-from ..plan.shapes import output_size
+from ..geometry import output_size
 
 SUITE_DIR = Path(__file__).resolve().parent / "suites"
 SUITES = ("resnet18", "resnet20", "vgg-small", "mobilenetv2")

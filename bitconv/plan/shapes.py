@@ -20,11 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
-
-def output_size(size, kernel, stride, padding, dilation):
-    """Output length along one axis; < 1 means the (dilated) kernel does not fit the padded input."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
+from ..geometry import output_size
 from .core import PlanError, is_int
 
 SUITES = ("resnet18", "mobilenetv2")
@@ -80,7 +76,7 @@ class LayerShapes(Mapping):
         return f"<LayerShapes {self.name!r}: {len(self)} layers>"
 
 
-def _suite_key(name: str) -> str:
+def suite_key(name: str) -> str:
     """A suite or example name as shipped: "ResNet-18", "resnet_18" -> "resnet18"."""
     return name.lower().replace("-", "").replace("_", "")
 
@@ -102,7 +98,7 @@ def load_shapes(spec) -> Optional[LayerShapes]:
         return spec
     if isinstance(spec, (str, os.PathLike)):
         s = str(spec)
-        key = _suite_key(s)
+        key = suite_key(s)
         if key in SUITES:
             table = _suite_table(key)
             return LayerShapes(table.layers, name=table.name, model=table.model)

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from ..plan.shapes import output_size  # plain integers: kept where plans (no numpy) use it
+from ..geometry import output_size
 
 __all__ = [
     "quantize_activations",

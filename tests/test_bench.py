@@ -305,9 +305,9 @@ def test_probe_cache_drops_earlier_builds(tmp_path):
     from bitconv.bench import probe
 
     key = probe._cache_key("avx2")
-    parts = key.split("|")
-    old_build = "|".join(parts[:4] + ["1"] + parts[5:])
-    other_isa = "|".join(parts[:4] + ["1", "scalar"])
+    parts, b = key.split("|"), probe._BUILD_FIELD
+    old_build = "|".join(parts[:b] + ["1"] + parts[b + 1:])
+    other_isa = "|".join(parts[:b] + ["1", "scalar"])
     entry = {"binary_macs_per_second": 1.0, "probe_seconds": 1.0}
     probe._write_file_cache(old_build, entry)
     probe._write_file_cache(other_isa, entry)
@@ -356,6 +356,10 @@ def test_numpy_thread_limit_is_outside_the_timed_call(monkeypatch):
         pass
     assert entered == [{"limits": 1, "user_api": "blas"}]
     with C.OrtInt8().limits(case):   # the default: nothing to set up
+        pass
+    assert len(entered) == 1
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)   # not installed: no limit, no error
+    with C.NumpyFp32().limits(case):
         pass
     assert len(entered) == 1
 

@@ -84,3 +84,16 @@ def test_convert_with_format_and_rename(capsys, tmp_path):
     assert list(load_plan(str(out))) == ["stem", "conv2", "fc"]
     assert main(["plan", "convert", fx("autoq_kernelwise.json"), "--format", "nope", "-o", str(out)]) == 1
     assert "field 'format'" in capsys.readouterr().err
+
+
+def test_command_line_builds_without_numpy():
+    """`bitconv plan ...` needs neither numpy nor the bench's comparators just to build its parser
+    (the bench lists its comparator names from a module without imports)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, bitconv.cli; bitconv.cli.build_parser(); "
+            "print(sorted(m for m in ('numpy', 'bitconv.bench.comparators') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=os.path.dirname(os.path.abspath(__file__)))
+    assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr)

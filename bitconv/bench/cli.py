@@ -10,7 +10,7 @@ EXIT_USAGE = 2
 
 
 def add_parsers(sub):
-    from .comparators import DEFAULT, REGISTRY
+    from .comparator_names import DEFAULT, OPTIONAL
     from .suites import SUITES
 
     p = sub.add_parser(
@@ -31,8 +31,8 @@ def add_parsers(sub):
     p.add_argument("--warmup", type=int, default=3, help="untimed calls before timing")
     p.add_argument("--layers", metavar="NAMES", help="comma-separated layer names or glob patterns")
     p.add_argument("--comparators", metavar="LIST",
-                   help=f"comma-separated from {', '.join(REGISTRY)}; 'none' for bitconv only "
-                        f"(default: {','.join(DEFAULT)})")
+                   help=f"comma-separated from {', '.join(DEFAULT + OPTIONAL)}; 'all' for every one, 'none' "
+                        f"for bitconv only (default: {','.join(DEFAULT)})")
     p.add_argument("--json", metavar="FILE", help="write every figure and the machine description as JSON")
     p.add_argument("--csv", metavar="FILE", help="write one row per layer (and a TOTAL row) as CSV")
     p.add_argument("--plot", metavar="FILE.png", help="speed-up per layer (and the --sweep heatmap) as PNG")

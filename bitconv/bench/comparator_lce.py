@@ -11,7 +11,6 @@ Optional and heavy (TensorFlow): registered in REGISTRY but not in DEFAULT; ask 
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import time
@@ -20,7 +19,8 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from .comparators import REGISTRY, Case, Comparator, SkipLayer
+from ..reference.int64 import conv2d_int64
+from .comparator_base import Case, Comparator, SkipLayer
 
 EXTRA = "pip install 'bitconv[lce]'"
 # What `import larq_compute_engine` needs (its __init__ imports the converter, hence TensorFlow).
@@ -64,24 +64,6 @@ def _tf_padding(lay) -> Tuple[str, Tuple[int, int, int, int]]:
     return "same", (pads[0], pads[1], pads[2], pads[3])
 
 
-def conv_nhwc(x: np.ndarray, w: np.ndarray, *, stride: int, pads, pad_value: float, groups: int) -> np.ndarray:
-    """Plain float conv, NHWC in and out, weights [Cout, Cin/groups, kh, kw], explicit pads filled
-    with pad_value: what LCE's bconv2d computes on {-1, +1} data."""
-    t, b, l, r = pads
-    kh, kw = w.shape[2:]
-    xp = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=pad_value)
-    ho = (xp.shape[1] - kh) // stride + 1
-    wo = (xp.shape[2] - kw) // stride + 1
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))   # [N, H', W', C, kh, kw]
-    win = win[:, : (ho - 1) * stride + 1 : stride, : (wo - 1) * stride + 1 : stride]
-    n, c = x.shape[0], x.shape[3]
-    og = w.shape[0] // groups
-    cols = win.reshape(n * ho * wo, groups, (c // groups) * kh * kw)            # (c, i, j) order, as w
-    wm = w.reshape(groups, og, -1).astype(np.float64)
-    out = np.einsum("pgk,gok->pgo", cols.astype(np.float64), wm, optimize=True)
-    return out.reshape(n, ho, wo, groups * og)
-
-
 def op_names(flatbuffer: bytes) -> list:
     """Names of the ops of a TF Lite model's main subgraph, in order (custom ops by their custom code)."""
     from larq_compute_engine.mlir.python import tflite_schema as fb
@@ -106,9 +88,6 @@ class LceBconv(Comparator):
     # LCE's recommended setting: "same" padding with +1 needs no zero-padding correction pass (on
     # x86 the two time within a few per cent). Border outputs differ from bitconv's zero padding.
     pad_value = 1.0
-
-    def __init__(self):
-        self.last_kernel = ""    # which LCE kernel the last prepare() chose (for reports and tests)
 
     def unavailable(self) -> Optional[str]:
         # find_spec first: cheap, and names what is missing without importing TensorFlow.
@@ -149,8 +128,7 @@ class LceBconv(Comparator):
         tf, larq, lce, Interpreter = _import_lce()
         # bitconv's 1-bit weights are the levels {-1, +1}; sign() keeps that true of any input.
         w = np.where(case.qweight >= 0, 1.0, -1.0).astype(np.float32)
-        key = (case.batch, lay.h, lay.w, lay.cin, lay.cout, lay.kh, lay.kw, lay.stride, mode, lay.groups,
-               hashlib.sha1(w.tobytes()).hexdigest())
+        key = (case.batch, lay.h, lay.w, lay.cin, lay.cout, lay.kh, lay.kw, lay.stride, mode, lay.groups, w.tobytes())
         flatbuffer = _FLATBUFFERS.get(key)
         if flatbuffer is None:
             flatbuffer = _FLATBUFFERS[key] = self._convert(case, w, mode, tf, larq, lce)
@@ -175,16 +153,18 @@ class LceBconv(Comparator):
             if best is None or t < best[0]:
                 best = (t, indirect, run)
         _, indirect, run = best
-        self.last_kernel = "indirect-bgemm" if indirect else "bgemm"
 
-        # LCE must compute this layer's convolution: compare with numpy on the same data and the same
-        # (+1) padding. Interior outputs equal bitconv's zero-padded accumulators exactly.
+        # LCE must compute this layer's convolution: compare with the int64 reference on the same
+        # codes, TF's pads filled with code 1 (value +1, LCE's pad value) and no further padding.
         got = run(inputs)[0]
-        ref = conv_nhwc(x, w, stride=lay.stride, pads=pads, pad_value=self.pad_value, groups=lay.groups)
+        t, b, l, r = pads
+        padded = np.pad(case.codes_nchw, ((0, 0), (0, 0), (t, b), (l, r)), constant_values=1)
+        ref = conv2d_int64(padded, w.astype(np.int64), a_encoding="binary", stride=lay.stride,
+                           groups=lay.groups).transpose(0, 2, 3, 1)
         if got.shape != ref.shape or not np.array_equal(got, ref):
             diff = np.abs(got - ref).max() if got.shape == ref.shape else "shape"
-            raise RuntimeError(f"LCE output differs from the numpy conv (shape {got.shape} vs {ref.shape}, "
-                               f"max |diff| {diff}, kernel {self.last_kernel})")
+            raise RuntimeError(f"LCE output differs from the int64 reference (shape {got.shape} vs {ref.shape}, "
+                               f"max |diff| {diff}, kernel {'indirect-bgemm' if indirect else 'bgemm'})")
         return lambda: run(inputs)
 
     def _convert(self, case, w, mode, tf, larq, lce) -> bytes:
@@ -206,5 +186,3 @@ class LceBconv(Comparator):
             raise SkipLayer(f"LCE's converter did not produce a binary conv (ops: {', '.join(ops)})")
         return flatbuffer
 
-
-REGISTRY[LceBconv.name] = LceBconv()

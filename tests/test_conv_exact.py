@@ -697,7 +697,7 @@ def test_depthwise_row_tiles(isa, stride):
 
 
 def test_one_plan_many_input_sizes(isa):
-    """Border corrections are cached per input size (and ISA and layout): one plan run on more sizes
+    """Border corrections are cached per input size (and ISA): one plan run on more sizes
     than the cache holds, then on the first ones again, stays exact, NCHW and NHWC."""
     rng = np.random.default_rng(53)
     qw = random_qweight(rng, (20, 24, 3, 3), 3, "signed")

@@ -36,13 +36,24 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bitconv"
 
 
+_BUILD_FIELD = 4  # index of the build in the key's "|"-separated parts (_cache_key)
+
+
 def _cache_key(isa: str) -> str:
     import bitconv
     from bitconv import _native
 
     # A rebuilt extension (same version, new kernels or flags) must re-probe.
     build = os.stat(_native.__file__).st_mtime_ns
-    return f"v{CACHE_VERSION}|{cpu_model()}|{platform.machine()}|bitconv {bitconv.__version__}|{build}|{isa}"
+    return "|".join([f"v{CACHE_VERSION}", cpu_model(), platform.machine(), f"bitconv {bitconv.__version__}",
+                     str(build), isa])
+
+
+def _other_builds(key: str, d: dict) -> list:
+    """Keys of d that differ from key only in the build field: earlier builds, never matched again."""
+    mine = key.split("|")
+    rest = mine[:_BUILD_FIELD] + mine[_BUILD_FIELD + 1:]
+    return [k for k in d if k != key and (p := k.split("|"))[:_BUILD_FIELD] + p[_BUILD_FIELD + 1:] == rest]
 
 
 def _long_enough(hit, seconds: float) -> bool:
@@ -64,9 +75,7 @@ def _read_file_cache() -> dict:
 def _write_file_cache(key: str, result: dict) -> None:
     try:
         d = _read_file_cache()
-        # Entries of earlier builds of this machine and ISA can never match again: drop them.
-        stale = key.split("|")
-        for k in [k for k in d if k.split("|")[:4] == stale[:4] and k.split("|")[5:] == stale[5:]]:
+        for k in _other_builds(key, d):
             del d[k]
         d[key] = result
         path = cache_dir()

@@ -94,7 +94,7 @@ def format_table(res: dict) -> str:
     out += [line(["-" * w for w in widths])] + [line(r) for r in trows] + [""]
     out.append("GOPS = 2 x MACs / median time; eff% = MACs/s x w_bits x a_bits / popcount ceiling of the cores "
                "used; xNAME = NAME's median / bitconv's median (>1: bitconv faster)")
-    out.append("kern = kernels run: bs bit-serial, i8 int8 VPDPBUSD (where faster than w x a plane pairs; eff% "
+    out.append("kern = kernels run: bs bit-serial, i8 int8 dot product (VPDPBUSD, SDOT; where faster than w x a plane pairs; eff% "
                "may exceed 100), dw depthwise")
     legend = ", ".join(f"{SHORT.get(n, n)} = {res['comparators'][n]}" for n in names)
     if legend:
@@ -152,31 +152,33 @@ def write_csv(res: dict, path: str) -> None:
     for n in names:
         head += [f"{n}_{s}" for s in CSV_STAT] + [f"{n}_speedup", f"{n}_skipped"]
     head += ["cpu_model", "isa", "threads", "date", "bitconv_version"]
-    rows: List[list] = []
+    machine = dict(cpu_model=m["cpu_model"], isa=m["isa"], threads=m["threads"], date=m["date"],
+                   bitconv_version=m["versions"]["bitconv"])
+    rows: List[dict] = []  # every row by column name; absent columns stay empty
     for r in res["layers"]:
         lay = r["layer"]
-        row = [res["suite"], res["plan"], r["name"], lay["cin"], lay["cout"], lay["kh"], lay["kw"], lay["stride"],
-               lay["padding"], lay["groups"], lay["h"], lay["w"], res["config"]["batch"], r["bits"],
-               f"{r['w_bits_avg']:.4g}", r["a_bits"], r["marked"], r.get("kernel", ""), r["macs"]]
-        row += [r["bitconv"][s] for s in CSV_STAT] + [r["efficiency_pct"], r["ceiling_macs_per_s"]]
+        row = dict(suite=res["suite"], plan=res["plan"], layer=r["name"], batch=res["config"]["batch"],
+                   bits=r["bits"], w_bits_avg=f"{r['w_bits_avg']:.4g}", a_bits=r["a_bits"], marked=r["marked"],
+                   kernel=r.get("kernel", ""), macs=r["macs"], efficiency_pct=r["efficiency_pct"],
+                   ceiling_macs_per_s=r["ceiling_macs_per_s"], **machine)
+        row.update({k: lay[k] for k in ("cin", "cout", "kh", "kw", "stride", "padding", "groups", "h", "w")})
+        row.update({f"bitconv_{s}": r["bitconv"][s] for s in CSV_STAT})
         for n in names:
             c = r["comparators"].get(n, {})
-            row += [c.get(s, "") for s in CSV_STAT] + [c.get("speedup", ""), c.get("skipped", "")]
-        row += [m["cpu_model"], m["isa"], m["threads"], m["date"], m["versions"]["bitconv"]]
+            row.update({f"{n}_{s}": c.get(s, "") for s in CSV_STAT})
+            row.update({f"{n}_speedup": c.get("speedup", ""), f"{n}_skipped": c.get("skipped", "")})
         rows.append(row)
     t = res["total"]
-    total = dict.fromkeys(head, "")  # filled by column name
-    total.update(suite=res["suite"], plan=res["plan"], layer="TOTAL", macs=t["macs"], bitconv_median_s=t["median_s"],
-                 bitconv_gops=t["gops"], efficiency_pct=t["efficiency_pct"], cpu_model=m["cpu_model"], isa=m["isa"],
-                 threads=m["threads"], date=m["date"], bitconv_version=m["versions"]["bitconv"])
+    total = dict(suite=res["suite"], plan=res["plan"], layer="TOTAL", macs=t["macs"], bitconv_median_s=t["median_s"],
+                 bitconv_gops=t["gops"], efficiency_pct=t["efficiency_pct"], **machine)
     for n in names:
         c = t["comparators"].get(n, {})
         total[f"{n}_median_s"], total[f"{n}_speedup"] = c.get("median_s", ""), c.get("speedup", "")
+    rows.append(total)
     with open(path, "w", newline="") as f:
-        wr = csv.writer(f)
-        wr.writerow(head)
+        wr = csv.DictWriter(f, fieldnames=head, restval="")
+        wr.writeheader()
         wr.writerows(rows)
-        wr.writerow([total[h] for h in head])
 
 
 def write_plot(res: dict, path: str) -> None:

@@ -15,7 +15,7 @@ import os as _os
 from .core import A_ENCODINGS, W_ENCODINGS, LayerBits, Plan, PlanError
 from .importers import FORMATS, detect_format, hawq_resnet_to_torchvision
 from .loader import load_plan
-from .shapes import SUITES, LayerShape, LayerShapes, _suite_key, load_shapes
+from .shapes import SUITES, LayerShape, LayerShapes, suite_key, load_shapes
 
 EXAMPLES = SUITES   # one example plan per shipped layer table
 _HERE = _os.path.dirname(_os.path.abspath(__file__))
@@ -27,7 +27,7 @@ def schema_path() -> str:
 
 
 def example_path(name: str) -> str:
-    key = _suite_key(name)
+    key = suite_key(name)
     if key not in EXAMPLES:
         raise PlanError(f"no shipped example plan {name!r} (have: {', '.join(EXAMPLES)})", field="example")
     return _os.path.join(_HERE, "examples", f"{key}.json")
@@ -36,7 +36,7 @@ def example_path(name: str) -> str:
 def example_plan(name: str = "resnet18") -> Plan:
     """A shipped mixed-precision example plan ("resnet18" or "mobilenetv2"), with the model's layer
     shapes attached (so averages are MAC-weighted and bit-operations are known)."""
-    return load_plan(example_path(name), shapes=_suite_key(name))
+    return load_plan(example_path(name), shapes=suite_key(name))
 
 
 __all__ = ["Plan", "LayerBits", "PlanError", "load_plan", "example_plan", "example_path", "schema_path",

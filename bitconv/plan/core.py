@@ -353,7 +353,9 @@ class Plan(Mapping):
                 out[name] = float(shp.macs if by == "macs" else shp.params)
         return out
 
-    def _resolve_by(self, by: Optional[str], shapes):
+    def resolve_by(self, by: Optional[str], shapes):
+        """(weighting, shapes) for the averages: shapes default to the plan's own, and by to "macs"
+        when every quantized layer has a shape, else "layers"."""
         shapes = self.shapes if shapes is None else _as_shapes(shapes)
         if by is None:
             by = "macs" if shapes is not None and all(n in shapes for n in self.quantized_layers) else "layers"
@@ -368,14 +370,14 @@ class Plan(Mapping):
         `by`: "macs" (default when every quantized layer has a known shape), "params", or "layers"
         (each layer once; the default without shapes).
         """
-        by, shapes = self._resolve_by(by, shapes)
+        by, shapes = self.resolve_by(by, shapes)
         wts = self._weights(by, shapes)
         pairs = [(wts[n], lb.w_bits_mean) for n, lb in self._layers.items() if n in wts]
         return _wavg(pairs)
 
     def avg_a_bits(self, by: Optional[str] = None, shapes=None) -> Optional[float]:
         """Average activation bits over quantized layers that have them (weighted as avg_w_bits)."""
-        by, shapes = self._resolve_by(by, shapes)
+        by, shapes = self.resolve_by(by, shapes)
         wts = self._weights(by, shapes)
         pairs = [(wts[n], lb.a_bits) for n, lb in self._layers.items() if n in wts and lb.a_bits is not None]
         return _wavg(pairs)
@@ -418,7 +420,7 @@ class Plan(Mapping):
     def table(self, shapes=None) -> str:
         """A readable per-layer table with averages (and bit-operations when shapes are known)."""
         from .show import format_table
-        return format_table(self, shapes=self.shapes if shapes is None else _as_shapes(shapes))
+        return format_table(self, shapes=shapes)
 
     # ------------------------------------------------------------------ I/O and apply
     def to_dict(self) -> dict:

@@ -32,6 +32,7 @@ def _human(n) -> str:
 
 
 def format_table(plan: Plan, shapes=None) -> str:
+    by, shapes = plan.resolve_by(None, shapes)  # once: the columns and the averages agree on it
     rows = []
     head = ["layer", "w_bits", "a_bits", "scales"]
     if shapes is not None:
@@ -67,7 +68,6 @@ def format_table(plan: Plan, shapes=None) -> str:
     lines.append(fmt_row(["-" * w for w in widths]))
     lines += [fmt_row(r) for r in rows]
     lines.append("")
-    by, shapes = plan._resolve_by(None, shapes)
     have_all = by == "macs"     # every quantized layer has a shape
     w = plan.avg_w_bits(by=by, shapes=shapes)
     a = plan.avg_a_bits(by=by, shapes=shapes)

@@ -99,6 +99,8 @@ class ConvPlan:
         self.dilation = dilation
         self.groups = groups
         self._checked_shapes = {}  # validated input shapes -> result shapes (conv2d)
+        # The activation quantizer, for a previous layer's conv2d(..., out="codes", next_plan=self).
+        self._out_quant = (float(a_scale), int(a_zero_point), int(a_bits), a_encoding == "binary")
         for arr in (self.qweight, self.w_scale, self.w_bits, self.bias):
             arr.setflags(write=False)
         self._native = _native.ConvLayer(
@@ -296,23 +298,35 @@ def quantize(x: np.ndarray, plan: ConvPlan) -> np.ndarray:
 
 # dtype instances: comparing against them is 2-3x faster than against the scalar types, which
 # matters on layers of a few microseconds (native byte order only, as the kernels need).
-_FLOAT32, _INT32 = np.dtype(np.float32), np.dtype(np.int32)
-_INPUT_DTYPES = (_FLOAT32, np.dtype(np.uint8))
+_FLOAT32, _INT32, _UINT8 = np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.uint8)
+_INPUT_DTYPES = (_FLOAT32, _UINT8)
 
 
 def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "NCHW",
-           backend: str = "native", threads: Optional[int] = None) -> np.ndarray:
+           backend: str = "native", threads: Optional[int] = None,
+           next_plan: Optional[ConvPlan] = None) -> np.ndarray:
     """Bit-serial conv2d of `x` under `plan` (DESIGN.md section 2).
 
     x: float32 (quantized with the plan's activation quantizer) or uint8 (codes, each < 2^a_bits),
     [N, C, H, W] or, with layout="NHWC", [N, H, W, C]. out="int32" returns the exact accumulators,
-    out="float" float32(a_scale * w_scale[k] * acc + bias[k]). Result in the same layout as x.
+    out="float" float32(a_scale * w_scale[k] * acc + bias[k]), out="codes" those float values as
+    uint8 codes of next_plan's activation quantizer (exactly quantize(conv2d(..., out="float"),
+    next_plan)), ready to be the next layer's input. Result in the same layout as x.
     backend="numba" runs the numba bit-serial reference. threads=None uses every core.
     """
     if not isinstance(plan, ConvPlan):
         raise TypeError(f"plan must be a bitconv.ConvPlan, got {type(plan).__name__}")
-    if out not in ("float", "int32"):
-        raise ValueError(f"out must be 'float' or 'int32', got {out!r}")
+    if out not in ("float", "int32", "codes"):
+        raise ValueError(f"out must be 'float', 'int32' or 'codes', got {out!r}")
+    if out == "codes":
+        if next_plan is None:
+            raise ValueError("out='codes' needs next_plan, the ConvPlan whose activation quantizer the codes are for")
+        if not isinstance(next_plan, ConvPlan):
+            raise TypeError(f"next_plan must be a bitconv.ConvPlan, got {type(next_plan).__name__}")
+        if next_plan.cin != plan.cout:
+            raise ValueError(f"next_plan takes Cin={next_plan.cin} channels but plan gives Cout={plan.cout}")
+    elif next_plan is not None:
+        raise ValueError(f"next_plan is only used with out='codes', got out={out!r}")
     if layout not in ("NCHW", "NHWC"):
         raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
     if backend not in ("native", "numba"):
@@ -340,12 +354,17 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
         if x.dtype == np.uint8:
             _check_codes(x, plan)
         codes = x if x.dtype == np.uint8 else quantize(x, plan)
-        return _conv2d_numba(codes.transpose(0, 3, 1, 2) if nhwc else codes, plan, out, nhwc)
+        res = _conv2d_numba(codes.transpose(0, 3, 1, 2) if nhwc else codes, plan, out, nhwc)
+        return quantize(res, next_plan) if out == "codes" else res
 
     # Any strides: the native pass quantizes (float input), transposes and packs in one go.
     if x.itemsize > 1 and any(st % x.itemsize for st in x.strides):
         x = np.ascontiguousarray(x)
     # uint8 codes >= 2^a_bits are refused by the native pass, which checks them as it packs.
+    if out == "codes":
+        result = np.empty(result_shape, _UINT8)
+        plan._native.forward(x, nhwc, result, not nhwc, threads, next_plan._out_quant)
+        return result
     result = np.empty(result_shape, _INT32 if out == "int32" else _FLOAT32)
     plan._native.forward(x, nhwc, result, not nhwc, threads)
     return result

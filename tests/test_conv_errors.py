@@ -436,6 +436,23 @@ def test_unknown_options(plan, codes, kw, name):
         conv2d(codes, plan, **kw)
 
 
+@pytest.mark.parametrize("backend", ["native", "numba"])
+def test_codes_output_needs_a_matching_next_plan(plan, codes, backend):
+    """out="codes" needs next_plan (a ConvPlan taking plan's Cout channels), and next_plan is refused
+    with any other out."""
+    nxt = plan_3x3(cin=4, cout=2)
+    with pytest.raises(ValueError, match="next_plan"):
+        conv2d(codes, plan, out="codes", backend=backend)
+    with pytest.raises(TypeError, match="next_plan"):
+        conv2d(codes, plan, out="codes", next_plan=(0.5, 0, 2, False), backend=backend)
+    with pytest.raises(ValueError, match="next_plan takes Cin=3 channels but plan gives Cout=4"):
+        conv2d(codes, plan, out="codes", next_plan=plan_3x3(), backend=backend)
+    for out in ("float", "int32"):
+        with pytest.raises(ValueError, match="next_plan"):
+            conv2d(codes, plan, out=out, next_plan=nxt, backend=backend)
+    assert conv2d(codes, plan, out="codes", next_plan=nxt, backend="native").dtype == np.uint8
+
+
 @pytest.mark.parametrize("threads,exc", [(0, ValueError), (-1, ValueError), (-8, ValueError),
                                          (1.5, NOT_INT), ("2", NOT_INT)])
 def test_bad_threads(plan, codes, threads, exc):

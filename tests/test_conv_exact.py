@@ -432,6 +432,65 @@ def test_float_input(isa, wb, ab, a_enc, zp, a_scale):
     assert np.array_equal(conv2d(x, plan), scale_output(acc, a_scale, w_scale, bias))
 
 
+def next_layer(rng, cin, *, a_bits=None, binary=False, a_scale=None, zp=None):
+    """A 1x1 plan taking `cin` channels whose activation quantizer receives codes output."""
+    ab = 1 if binary else (a_bits or int(rng.integers(1, 9)))
+    if zp is None:
+        zp = 0 if binary else int(rng.integers(0, 1 << ab))
+    if a_scale is None:
+        a_scale = float(rng.choice([0.05, 0.25, 1 / 3, rng.random() + 0.01, 2.0 ** -int(rng.integers(0, 8))]))
+    return make_plan(np.ones((1, cin, 1, 1), np.int8), w_bits=2, w_enc="signed", a_bits=ab,
+                     a_enc="binary" if binary else "unsigned", zp=zp, a_scale=a_scale)
+
+
+def expected_codes(acc, plan, nxt):
+    """The contract's codes output: the float output quantized with next_plan's quantizer."""
+    return quantize_activations(scale_output(acc, plan.a_scale, plan.w_scale, plan.bias), a_bits=nxt.a_bits,
+                                a_scale=nxt.a_scale, a_zero_point=nxt.a_zero_point, a_encoding=nxt.a_encoding)
+
+
+# (cin, cout, w_bits, kernel, groups): one block, several blocks, a channel tail, kernel-wise
+# channels interleaved (stored through masks) and in runs, a depthwise layer, int8 panels.
+CODES_LAYERS = [(64, 64, 1, 3, 1), (32, 100, 2, 1, 1), (35, 21, 3, 3, 1), (24, [1, 2] * 20, None, 3, 1),
+                (24, [1] * 20 + [3] * 20, None, 3, 1), (48, 48, 4, 3, 48), (40, 33, 8, 3, 1), (16, 7, 5, 1, 1)]
+
+
+@pytest.mark.parametrize("cin,cout,wb,k,groups", CODES_LAYERS)
+def test_codes_output(isa, cin, cout, wb, k, groups):
+    """out="codes" equals quantize(float output, next_plan) bit for bit: rounding ties (bias 0.5 on a
+    unit scale puts every value on one), both clip ends, binary codes; NCHW and NHWC, 1 and 2 threads."""
+    rng = np.random.default_rng(71)
+    if wb is None:
+        wb, cout = cout, len(cout)
+    a_bits = 8 if wb == 8 else 3
+    qw = random_qweight(rng, (cout, cin // groups, k, k), wb, "signed")
+    codes = random_codes(rng, (2, cin, 9, 13), a_bits)
+    geom = dict(padding=k // 2, groups=groups)
+    acc = reference(codes, qw, "unsigned", 2, geom)
+    ties = make_plan(qw, w_bits=wb, w_enc="signed", a_bits=a_bits, zp=2, geom=geom, bias=np.full(cout, 0.5))
+    scaled = make_plan(qw, w_bits=wb, w_enc="signed", a_bits=a_bits, zp=2, geom=geom, a_scale=0.3,
+                       w_scale=rng.random(cout) + 0.05, bias=rng.standard_normal(cout))
+    nexts = [(ties, next_layer(rng, cout, a_bits=8, a_scale=1.0, zp=128)),
+             (ties, next_layer(rng, cout, a_bits=2, a_scale=1.0, zp=1)),
+             (scaled, next_layer(rng, cout, a_bits=4, a_scale=0.25, zp=7)),
+             (scaled, next_layer(rng, cout, binary=True)),
+             (scaled, next_layer(rng, cout))]
+    for plan, nxt in nexts:
+        exp = expected_codes(acc, plan, nxt)
+        assert 0 < exp.mean() < (1 << nxt.a_bits) - 1, "the case should not clip everything"
+        for threads in (1, 2):
+            got = conv2d(codes, plan, out="codes", next_plan=nxt, threads=threads)
+            assert got.dtype == np.uint8 and np.array_equal(got, exp), (nxt, threads)
+            got = conv2d(np.ascontiguousarray(codes.transpose(0, 2, 3, 1)), plan, layout="NHWC", out="codes",
+                         next_plan=nxt, threads=threads)
+            assert np.array_equal(got, exp.transpose(0, 2, 3, 1)), (nxt, threads, "NHWC")
+    # the codes are the next layer's valid input
+    nxt = next_layer(rng, cout, a_bits=3)
+    chained = conv2d(conv2d(codes, scaled, out="codes", next_plan=nxt), nxt, out="int32")
+    assert np.array_equal(chained, reference(expected_codes(acc, scaled, nxt), nxt.qweight, "unsigned",
+                                             nxt.a_zero_point))
+
+
 def test_from_float_rule():
     """docs/contract.md's from_float rule on hand-made channels: 1 bit takes mean|w| as scale, signed
     B bits max|w| / (2^(B-1) - 1), odd B bits max|w| / (2^B - 1), and a channel of zeros scale 1."""
@@ -517,6 +576,9 @@ def test_numba_backend(have_numba):
         exp = reference(codes, qw, c["a_enc"], c["zp"], c["geom"])
         assert np.array_equal(conv2d(codes, plan, out="int32", backend="numba"), exp), c
         assert np.array_equal(conv2d(codes, plan, backend="numba"), conv2d(codes, plan)), c
+        nxt = next_layer(rng, cout)
+        assert np.array_equal(conv2d(codes, plan, out="codes", next_plan=nxt, backend="numba"),
+                              expected_codes(exp, plan, nxt)), c
         assert np.array_equal(conv2d(codes.transpose(0, 2, 3, 1), plan, out="int32", layout="NHWC",
                                      backend="numba"), exp.transpose(0, 2, 3, 1)), c
         if c["a_enc"] == "unsigned":  # float input goes through bitconv.quantize on this backend
@@ -602,6 +664,12 @@ def test_random_layers(isa):
         if i % 4 == 0:
             assert np.array_equal(conv2d(x, plan, threads=threads),
                                   scale_output(exp, plan.a_scale, plan.w_scale, plan.bias)), desc + " (float)"
+        if i % 4 == 2:
+            nxt = next_layer(rng, cout, binary=rng.random() < 0.15)
+            got = conv2d(np.moveaxis(x, 1, 3) if nhwc else x, plan, layout="NHWC" if nhwc else "NCHW",
+                         out="codes", next_plan=nxt, threads=threads)
+            assert np.array_equal(np.moveaxis(got, 3, 1) if nhwc else got, expected_codes(exp, plan, nxt)), \
+                desc + f" (codes for {nxt})"
 
 
 @pytest.mark.parametrize("a_bits,a_encoding,zp", [(4, "unsigned", 3), (8, "unsigned", 128), (1, "binary", 0)])

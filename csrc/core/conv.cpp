@@ -261,14 +261,14 @@ const uint8_t* codes_row(const IsaImpl& isa, const ConvInput& in, const ActQuant
 // Per-thread scratch that keeps its memory between calls: fresh multi-megabyte allocations would
 // be zero-filled and page-faulted on every call. Contents are uninitialised. Slots: 0 bit-planes
 // (depthwise: its value rows), 1 column code sums (depthwise: NCHW row), 2 window code sums, 3 a
-// packed row's pixel sums, 4 int8 codes, 5 an NCHW output tile.
+// packed row's pixel sums, 4 int8 codes, 5 an output tile (NCHW or codes output), 6 a tile's codes.
 template <class T>
 T* workspace(int slot, size_t count) {
   struct Buffer {
     std::unique_ptr<unsigned char[]> data;
     size_t bytes = 0;
   };
-  thread_local Buffer buffers[6];
+  thread_local Buffer buffers[7];
   Buffer& b = buffers[slot];
   const size_t bytes = count * sizeof(T) + 64;
   if (b.bytes < bytes) {
@@ -277,6 +277,28 @@ T* workspace(int slot, size_t count) {
   }
   const uintptr_t p = reinterpret_cast<uintptr_t>(b.data.get());
   return reinterpret_cast<T*>((p + 63) & ~uintptr_t(63));  // cache-line aligned
+}
+
+// Codes output: `pixels` rows of int32 accumulators at src + p * src_stride (channels 0..nr-1) are
+// requantized into dst[p * pix_stride + ch_off[n]], or dst[p * pix_stride + n] when ch_off is null:
+// directly where the channels are consecutive, else through a tile of codes that is then scattered.
+void store_codes(const IsaImpl& isa, const int32_t* src, int64_t src_stride, int64_t pixels, int nr,
+                 const RequantArgs& a, uint8_t* dst, int64_t pix_stride, const int64_t* ch_off) {
+  const int64_t ch0 = ch_off ? ch_off[0] : 0;
+  if (!ch_off || ch_off[nr - 1] - ch0 == nr - 1) {
+    isa.requantize(src, src_stride, pixels, nr, a, dst + ch0, pix_stride);
+    return;
+  }
+  uint8_t* tile = workspace<uint8_t>(6, 2 * size_t(pixels) * nr);
+  isa.requantize(src, src_stride, pixels, nr, a, tile, nr);
+  if (pix_stride == 1) {  // NCHW: the tile transposed to channel rows (the input's byte transpose), copied out
+    uint8_t* rows = tile + size_t(pixels) * nr;
+    isa.transpose_row(tile, nr, 1, nr, int(pixels), rows);
+    for (int c = 0; c < nr; ++c) std::memcpy(dst + ch_off[c], rows + c * pixels, size_t(pixels));
+  } else {
+    for (int64_t p = 0; p < pixels; ++p)
+      for (int c = 0; c < nr; ++c) dst[p * pix_stride + ch_off[c]] = tile[p * nr + c];
+  }
 }
 
 // One packed row's code sums over each output column's kw taps, from the packer's per-pixel sums
@@ -453,13 +475,38 @@ std::shared_ptr<const ConvLayer::ShapeTables> ConvLayer::shape_tables(const IsaI
   return t;
 }
 
+std::shared_ptr<const ConvLayer::RequantSet> ConvLayer::requant_tables(const IsaImpl& isa, const ActQuant& q) {
+  uint32_t scale_bits;
+  std::memcpy(&scale_bits, &q.scale, 4);
+  const std::array<uint32_t, 5> key{uint32_t(isa.isa), scale_bits, uint32_t(q.zero_point), uint32_t(q.qmax),
+                                    uint32_t(q.binary)};
+  {
+    std::lock_guard<std::mutex> lock(requant_mutex_);
+    auto it = requant_.find(key);
+    if (it != requant_.end()) return it->second;
+  }
+  auto set = std::make_shared<RequantSet>();
+  if (depthwise_) {
+    set->emplace_back(dw_scale_.data(), dw_bias_.data(), int(dw_cpad_), int(dw_cpad_) + 16, q);
+  } else {
+    for (const Panel& p : panels_for(isa))
+      set->emplace_back(p.scale.data(), p.bias.data(), int(p.scale.size()), int(p.scale.size()) + 16, q);
+  }
+  std::lock_guard<std::mutex> lock(requant_mutex_);
+  if (requant_.size() >= 16) requant_.clear();  // many quantizers: keep memory bounded
+  requant_[key] = set;
+  return set;
+}
+
 void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int out_kind,
-                        bool out_nchw, int threads) {
+                        bool out_nchw, int threads, const ActQuant* out_quant) {
   const ConvSpec& s = spec_;
   const ConvShape sh = shape_for(n, h, w);
   const IsaImpl& isa = active_isa();
+  const bool codes_out = out_kind == OUT_CODES;
+  if (codes_out && !out_quant) throw std::invalid_argument("codes output needs the next layer's quantizer");
   if (depthwise_) {
-    forward_depthwise(isa, in, sh, out, out_kind, out_nchw, threads);
+    forward_depthwise(isa, in, sh, out, out_kind, out_nchw, threads, out_quant);
     return;
   }
   const std::vector<Panel>& panels = panels_for(isa);
@@ -656,6 +703,9 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   const std::vector<int64_t>& step_off = tables->step_off;
   const std::vector<int64_t>& step_off8 = tables->step_off8;
 
+  // Codes output: the requantization constants of each panel's channels (padded for whole vectors).
+  const std::shared_ptr<const RequantSet> requant = codes_out ? requant_tables(isa, *out_quant) : nullptr;
+
   // 5. Work items: (image, panel block, range of pixel tiles).
   struct Item {
     int img, panel, block;
@@ -699,14 +749,18 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     b.qcoef = p.qcoef;
     b.scale = p.scale.data() + pos0;
     b.bias = p.bias.data() + pos0;
-    b.out_kind = out_kind;
-    // NCHW: the item's pixels in the smallest chunks whose ends are multiples of the tile height
-    // and of 16 (tiles stay whole, transposed blocks aligned), each transposed while in L1: 2-6%
-    // faster than one transpose per item on 64x56x56 and 128x28x28 (W1A1), larger chunks between.
+    b.out_kind = codes_out ? OUT_INT32 : out_kind;
+    // NCHW or codes: the item's pixels in the smallest chunks whose ends are multiples of the tile
+    // height and of 16 (tiles stay whole, transposed blocks aligned), each transposed or requantized
+    // while in L1: 2-6% faster than one transpose per item on 64x56x56 and 128x28x28 (W1A1, NCHW),
+    // larger chunks between.
     int64_t chunk = pix_end - pix_begin;
     int64_t img_out = 0, pix_stride_out;
-    if (out_nchw) {
+    if (out_nchw || codes_out) {
       chunk = std::lcm<int64_t>(k.mr, 16);
+      // Codes output: chunks of up to 16 KB of int32, fewer calls (no measurable change on 16>96@112,
+      // 64@56 or 320>1280@7, whose cost is the requantization itself).
+      if (codes_out && !out_nchw) chunk *= std::max<int64_t>(1, 4096 / (chunk * NR));
       scratch = workspace<int32_t>(5, size_t(std::min(chunk, pix_end - pix_begin)) * NR);
       b.out = scratch;
       b.ch_off = iota.data();
@@ -736,19 +790,29 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     r.corr_row = corr_row[it.panel].data();
     r.corr_col = corr_col[it.panel].data();
     r.out_stride = pix_stride_out;
-    if (!out_nchw) {
+    if (!out_nchw && !codes_out) {
       r.out_off = img_out;
       k.fn(b, r);
       return;
     }
+    const int64_t img_base = int64_t(it.img) * s.cout * howo;
     for (int64_t c0 = pix_begin; c0 < pix_end;) {
       const int64_t c1 = std::min(pix_end, (c0 / chunk + 1) * chunk);
       r.pix_begin = c0;
       r.pix_end = c1;
       r.out_off = -c0 * NR;
       k.fn(b, r);
-      isa.transpose_out(scratch, c1 - c0, b.nr, NR, static_cast<int32_t*>(out) + int64_t(it.img) * s.cout * howo + c0,
-                        ch_off[it.panel].data() + pos0);
+      if (codes_out) {
+        const RequantTables& t = (*requant)[size_t(it.panel)];
+        const RequantArgs ra{t.m.data() + pos0, t.c.data() + pos0, t.em.data() + pos0, t.ec.data() + pos0,
+                             p.scale.data() + pos0, p.bias.data() + pos0, *out_quant};
+        store_codes(isa, scratch, NR, c1 - c0, b.nr, ra,
+                    static_cast<uint8_t*>(out) + img_base + c0 * (out_nchw ? 1 : s.cout), out_nchw ? 1 : s.cout,
+                    ch_off[it.panel].data() + pos0);
+      } else {
+        isa.transpose_out(scratch, c1 - c0, b.nr, NR, static_cast<int32_t*>(out) + img_base + c0,
+                          ch_off[it.panel].data() + pos0);
+      }
       c0 = c1;
     }
   }, 1);  // items are already sized for balance: one at a time
@@ -779,7 +843,8 @@ void ConvLayer::setup_depthwise() {
 }
 
 void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const ConvShape& sh, void* out,
-                                  int out_kind, bool out_nchw, int threads) {
+                                  int out_kind, bool out_nchw, int threads, const ActQuant* out_quant) {
+  const bool codes_out = out_kind == OUT_CODES;
   const ConvSpec& s = spec_;
   const int n = sh.n, h = sh.h, w = sh.w;
   const int64_t wp = w + 2 * s.pw, cp = dw_cpad_;
@@ -797,6 +862,12 @@ void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const
   const int band = std::min(sh.ho, 8);
   const int64_t bands = (sh.ho + band - 1) / band;
   std::atomic<bool> saw_nan{false}, bad_code{false};
+  const std::shared_ptr<const RequantSet> requant = codes_out ? requant_tables(isa, *out_quant) : nullptr;
+  RequantArgs ra{};  // codes output
+  if (codes_out) {
+    const RequantTables& t = requant->front();
+    ra = RequantArgs{t.m.data(), t.c.data(), t.em.data(), t.ec.data(), dw_scale_.data(), dw_bias_.data(), *out_quant};
+  }
   // uint8 codes are range-checked as they are converted (a separate pass over the input first cost
   // 9-30 us on MobileNetV2's larger layers); input rows no band reads (strides larger than the
   // kernel, rows past the last window) are checked here.
@@ -838,12 +909,13 @@ void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const
     d.kh = s.kh, d.kw = s.kw, d.sh = s.sh, d.sw = s.sw, d.dh = s.dh, d.dw = s.dw;
     d.wo = sh.wo;
     d.w = dw_weights_.data();
-    d.out_kind = out_kind;
+    d.out_kind = codes_out ? OUT_INT32 : out_kind;
     d.scale = dw_scale_.data();
     d.bias = dw_bias_.data();
-    int32_t* scratch = out_nchw ? workspace<int32_t>(1, size_t(sh.wo) * cp) : nullptr;
+    const bool tile = out_nchw || codes_out;
+    int32_t* scratch = tile ? workspace<int32_t>(1, size_t(sh.wo) * cp) : nullptr;
     for (int64_t oh = oh0; oh < oh1; ++oh) {
-      if (out_nchw) {  // the row channels-last into scratch, then transposed into place
+      if (tile) {  // the row channels-last into scratch, then transposed or quantized into place
         d.out = scratch;
         d.out_pix_stride = cp;
       } else {
@@ -851,7 +923,12 @@ void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const
         d.out_pix_stride = s.cout;
       }
       isa.depthwise_row(d, int(oh));
-      if (out_nchw)
+      uint8_t* const codes = static_cast<uint8_t*>(out);
+      if (codes_out && out_nchw)
+        store_codes(isa, scratch, cp, sh.wo, s.cout, ra, codes + img * s.cout * howo + oh * sh.wo, 1, col_off.data());
+      else if (codes_out)
+        store_codes(isa, scratch, cp, sh.wo, s.cout, ra, codes + (img * howo + oh * sh.wo) * s.cout, s.cout, nullptr);
+      else if (out_nchw)
         isa.transpose_out(scratch, sh.wo, s.cout, cp, static_cast<int32_t*>(out) + img * s.cout * howo + oh * sh.wo,
                           col_off.data());
     }

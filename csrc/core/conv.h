@@ -53,10 +53,11 @@ class ConvLayer {
 
   // in: [n][cin][h][w] through its strides; codes must be < 2^a_bits (float input is quantized in
   // the same pass that transposes and packs it; NaN throws std::invalid_argument).
-  // out: contiguous int32 (OUT_INT32) or float32 (OUT_FLOAT), [n][ho][wo][cout] or, with
+  // out: contiguous int32 (OUT_INT32), float32 (OUT_FLOAT) or uint8 codes (OUT_CODES: the float
+  // values quantized with *out_quant, the next layer's quantizer), [n][ho][wo][cout] or, with
   // out_nchw, [n][cout][ho][wo].
   void forward(const ConvInput& in, int n, int h, int w, void* out, int out_kind, bool out_nchw,
-               int threads);
+               int threads, const ActQuant* out_quant = nullptr);
 
   // Packed weights for an ISA (packed on first use, then cached).
   struct Panel {
@@ -90,7 +91,7 @@ class ConvLayer {
   // Depthwise layers whose sums are exact in float32 take their own kernel (conv.cpp).
   void setup_depthwise();
   void forward_depthwise(const IsaImpl& isa, const ConvInput& in, const ConvShape& sh, void* out, int out_kind,
-                         bool out_nchw, int threads);
+                         bool out_nchw, int threads, const ActQuant* out_quant);
   bool depthwise_ = false;
   int64_t dw_cpad_ = 0;
   std::vector<float> dw_weights_;        // [taps][dw_cpad_]
@@ -108,6 +109,12 @@ class ConvLayer {
                                                   const ConvShape& sh);
   std::mutex tables_mutex_;
   std::map<std::array<int64_t, 3>, std::shared_ptr<const ShapeTables>> tables_;
+  // Codes output: requantization constants per (ISA, next quantizer), one table per panel (depthwise:
+  // one for all channels); built once, as their divisions cost microseconds on wide layers.
+  using RequantSet = std::vector<RequantTables>;
+  std::shared_ptr<const RequantSet> requant_tables(const IsaImpl& isa, const ActQuant& q);
+  std::mutex requant_mutex_;
+  std::map<std::array<uint32_t, 5>, std::shared_ptr<const RequantSet>> requant_;
 };
 
 }  // namespace bitconv

@@ -6,6 +6,7 @@
 #include "kernels/depthwise.h"
 #include "kernels/microkernel.h"
 #include "pack/pack.h"
+#include "requant/requantize.h"
 
 namespace bitconv {
 
@@ -21,6 +22,7 @@ struct IsaImpl {
   QuantizeRowFn quantize_row;
   TransposeRowFn transpose_row;
   TransposeOutFn transpose_out;
+  RequantizeFn requantize;
   DepthwiseRowFn depthwise_row;
   DepthwiseValuesFn depthwise_values;
   KernelInfo (*int8_kernel)(int nv);  // null where the ISA has no int8 kernels

@@ -5,6 +5,7 @@
 // Cases are random but seeded, so a failure prints everything needed to replay it.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -87,6 +88,9 @@ struct Case {
     return s;
   }
 };
+
+// Cases whose float outputs all lie on rounding ties of the codes output's quantizer (step 2^-6).
+bool ties_for_codes(const Case& c) { return c.seed % 4 == 1; }
 
 // A weight value for a channel with `bits` bits in the given encoding (DESIGN.md section 2).
 int random_weight(Rng& r, int bits, int encoding) {
@@ -179,6 +183,10 @@ Data make_data(const Case& c) {
   for (int k = 0; k < c.cout; ++k) {
     d.scale[size_t(k)] = r.real(1e-4, 0.1) * (r.uniform(0, 9) == 0 ? -1.0 : 1.0);
     d.bias[size_t(k)] = r.uniform(0, 4) == 0 ? 0.0 : r.real(-3.0, 3.0);
+    if (ties_for_codes(c)) {  // y = (acc + odd / 2) 2^-6: every value a rounding tie of the 2^-6 step
+      d.scale[size_t(k)] = 0x1p-6;
+      d.bias[size_t(k)] = std::ldexp(2 * r.uniform(-50, 50) + 1, -7);
+    }
   }
   return d;
 }
@@ -212,6 +220,14 @@ std::vector<int64_t> reference(const Case& c, const Data& d, int ho, int wo) {
 float expected_float(int64_t acc, double scale, double bias) {
   volatile double prod = double(int32_t(acc)) * scale;  // volatile: never fused with the add
   return float(prod + bias);
+}
+
+// The next layer's quantizer applied to a float output (DESIGN section 2, float32 division).
+uint8_t expected_code(float y, const bitconv::ActQuant& q) {
+  if (q.binary) return y >= 0.0f ? 1 : 0;
+  volatile float t = y / q.scale;
+  const float r = std::nearbyint(float(t)) + q.zero_point;
+  return uint8_t(std::min(std::max(r, 0.0f), q.qmax));
 }
 
 bool same_float(float a, float b) {
@@ -276,17 +292,33 @@ void run_case(const Case& c) {
     return;
   }
   const size_t total = ref.size();
+  // Codes output: a next-layer quantizer whose power-of-two step spreads this case's float values
+  // over its codes (the largest ones clip); binary for some seeds.
+  bitconv::ActQuant next{};
+  {
+    double top = 0;
+    for (size_t ri = 0; ri < total; ++ri) {
+      const size_t k = ri % size_t(c.cout);
+      top = std::max(top, std::fabs(double(expected_float(ref[ri], d.scale[k], d.bias[k]))));
+    }
+    const int bits = 1 + int(c.seed % 8);
+    next.binary = c.seed % 7 == 3;
+    next.qmax = float((1 << bits) - 1);
+    next.zero_point = next.binary ? 0.0f : float(int(c.seed / 8) % (1 << bits));
+    next.scale = ties_for_codes(c) ? 0x1p-6f : std::ldexp(1.0f, std::ilogb(std::max(top, 1e-6)) - bits + 2);
+  }
+  const char* kind_names[] = {" int32", " float", " codes"};
 
   for (const bitconv::IsaImpl& isa : bitconv::available_isas()) {
     bitconv::set_active_isa(isa.name);
-    for (int kind : {bitconv::OUT_INT32, bitconv::OUT_FLOAT}) {
+    for (int kind : {bitconv::OUT_INT32, bitconv::OUT_FLOAT, bitconv::OUT_CODES}) {
       for (bool nchw : {false, true}) {
-        // Sentinel-filled output, one guard element past the end.
+        // Sentinel-filled output, one guard element past the end (codes: bytes, guard byte `total`).
         std::vector<uint32_t> out(total + 1, 0xdeadbeefu);
-        std::string what = c.describe() + " isa=" + isa.name + (kind == bitconv::OUT_INT32 ? " int32" : " float") +
-                           (nchw ? " NCHW" : " NHWC");
+        const uint8_t* out8 = reinterpret_cast<const uint8_t*>(out.data());
+        std::string what = c.describe() + " isa=" + isa.name + kind_names[kind] + (nchw ? " NCHW" : " NHWC");
         try {
-          layer->forward(d.input, c.n, c.h, c.w, out.data(), kind, nchw, c.threads);
+          layer->forward(d.input, c.n, c.h, c.w, out.data(), kind, nchw, c.threads, &next);
         } catch (const std::exception& e) {
           check(false, what + ": forward threw: " + e.what());
           continue;
@@ -301,6 +333,8 @@ void run_case(const Case& c) {
                 bool ok;
                 if (kind == bitconv::OUT_INT32) {
                   ok = int32_t(out[oi]) == ref[ri];
+                } else if (kind == bitconv::OUT_CODES) {
+                  ok = out8[oi] == expected_code(expected_float(ref[ri], d.scale[size_t(k)], d.bias[size_t(k)]), next);
                 } else {
                   float got;
                   std::memcpy(&got, &out[oi], 4);
@@ -308,7 +342,8 @@ void run_case(const Case& c) {
                 }
                 if (!ok && bad++ == 0) first = ri;
               }
-        if (out[total] != 0xdeadbeefu) {
+        const uint8_t sentinel_byte = uint8_t(0xdeadbeefu >> (8 * (total % 4)));  // little-endian
+        if (kind == bitconv::OUT_CODES ? out8[total] != sentinel_byte : out[total] != 0xdeadbeefu) {
           check(false, what + ": wrote past the end of the output");
           continue;
         }
@@ -321,6 +356,10 @@ void run_case(const Case& c) {
           if (kind == bitconv::OUT_INT32)
             std::snprintf(buf, sizeof buf, ": %zu of %zu wrong, first at n=%zu oh=%zu ow=%zu k=%zu: got %d want %lld",
                           bad, total, img, oh, ow, k, int32_t(out[oi]), (long long)ref[first]);
+          else if (kind == bitconv::OUT_CODES)
+            std::snprintf(buf, sizeof buf, ": %zu of %zu wrong, first at n=%zu oh=%zu ow=%zu k=%zu: got code %d want %d",
+                          bad, total, img, oh, ow, k, int(out8[oi]),
+                          int(expected_code(expected_float(ref[first], d.scale[k], d.bias[k]), next)));
           else {
             float got;
             std::memcpy(&got, &out[oi], 4);
@@ -638,7 +677,7 @@ int main(int argc, char** argv) {
   for (const Case& c : cases) run_case(c);
 
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("%zu conv cases x %zu ISAs x 4 outputs, %.1f s\n", cases.size(), bitconv::available_isas().size(), secs);
+  std::printf("%zu conv cases x %zu ISAs x 6 outputs, %.1f s\n", cases.size(), bitconv::available_isas().size(), secs);
   if (g_reported > kMaxReports) std::printf("(%d more failures not shown)\n", g_reported - kMaxReports);
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed ? 1 : 0;

@@ -225,6 +225,18 @@ def test_sweep_and_plot(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_codes_out(tmp_path, capsys):
+    """--codes-out times the uint8 codes output (checked against quantize(float output)) and adds
+    its column with a total."""
+    res = run_json(tmp_path, "--bits", "2x3", "--comparators", "none", "--codes-out", "--layers",
+                   "layer1.0.conv1,conv1")
+    assert len(res["layers"]) == 2 and all(r["bitconv_codes_out"]["median_s"] > 0 for r in res["layers"])
+    out = capsys.readouterr().out
+    assert "codes ms" in out
+    total = sum(r["bitconv_codes_out"]["median_s"] for r in res["layers"]) * 1e3
+    assert re.search(rf"TOTAL.*{total:.3f}", out)
+
+
 def test_float_path_and_progress(tmp_path, capsys):
     res = run_json(tmp_path, "--bits", "3x2", "--comparators", "none", "--float-path", "--progress")
     assert all(r["bitconv_float_nchw"]["median_s"] > 0 for r in res["layers"])

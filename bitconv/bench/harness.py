@@ -44,6 +44,7 @@ class Options:
         self.sweep = False
         self.sweep_layer = None
         self.float_path = False
+        self.codes_out = False
         self.isa = None
         self.seed = 0
         self.probe_seconds = 0.2
@@ -169,6 +170,27 @@ def check_and_time_bitconv(layer: Layer, bits: P.LayerBits, *, opts: Options, th
     return case, plan, time_call(run, warmup=warmup, repeat=repeat)
 
 
+def check_and_time_codes_out(case, plan, *, threads: int, repeat: int, warmup: int) -> dict:
+    """Times codes NHWC in, the next layer's uint8 codes out (what ONNX Runtime's QLinearConv
+    returns). The next quantizer is calibrated on this layer's float output, as a post-training
+    quantizer would be: unsigned with zero point 0 (negative values clip to 0, like after a ReLU) and
+    the 99.9th percentile at the top code. Checks the codes against quantize(float output)."""
+    import bitconv
+
+    x = case.codes_nhwc
+    y = bitconv.conv2d(x, plan, out="float", layout="NHWC", threads=threads)
+    top = float(np.percentile(y, 99.9))
+    nxt = bitconv.ConvPlan.from_quantized(np.ones((1, plan.cout, 1, 1), np.int8), w_bits=2, a_bits=plan.a_bits,
+                                          a_scale=top / ((1 << plan.a_bits) - 1) if top > 0 else 1.0)
+
+    def run():
+        return bitconv.conv2d(x, plan, out="codes", next_plan=nxt, layout="NHWC", threads=threads)
+
+    if not np.array_equal(run(), bitconv.quantize(y, nxt)):
+        raise WrongResult(f"layer {case.layer.name}: codes output differs from quantize(float output)")
+    return time_call(run, warmup=warmup, repeat=repeat)
+
+
 def run_layer(layer: Layer, bits: P.LayerBits, comps: List[C.Comparator], *, opts: Options, threads: int,
               repeat: int, warmup: int, probe: dict, cores: int, corrupt: bool, progress: Progress) -> dict:
     import bitconv
@@ -205,6 +227,10 @@ def run_layer(layer: Layer, bits: P.LayerBits, comps: List[C.Comparator], *, opt
         stf = time_call(lambda: bitconv.conv2d(xf, plan, out="float", layout="NCHW", threads=threads),
                         warmup=warmup, repeat=repeat)
         row["bitconv_float_nchw"] = dict(stf, gops=2 * macs / stf["median_s"] / 1e9)
+    if opts.codes_out:
+        progress.update(f"{layer.name} bitconv codes")
+        stc = check_and_time_codes_out(case, plan, threads=threads, repeat=repeat, warmup=warmup)
+        row["bitconv_codes_out"] = dict(stc, gops=2 * macs / stc["median_s"] / 1e9)
     for comp in comps:
         progress.update(f"{layer.name} {comp.name}")
         try:

@@ -49,6 +49,8 @@ def format_table(res: dict) -> str:
     head = ["layer", "shape", "bits", "kern", "MMAC", "ms (±IQR/2)", "GOPS", "eff%"]
     if any("bitconv_float_nchw" in r for r in res["layers"]):
         head.append("float ms")
+    if any("bitconv_codes_out" in r for r in res["layers"]):
+        head.append("codes ms")
     head += [f"x{SHORT.get(n, n)}" for n in names]
     rows = []
     for r in res["layers"]:
@@ -58,6 +60,9 @@ def format_table(res: dict) -> str:
         if "float ms" in head:
             f = r.get("bitconv_float_nchw")
             row.append(f"{f['median_s'] * 1e3:.3f}" if f else "-")
+        if "codes ms" in head:
+            f = r.get("bitconv_codes_out")
+            row.append(f"{f['median_s'] * 1e3:.3f}" if f else "-")
         row += [_fmt_x(r["comparators"].get(n)) for n in names]
         rows.append(row)
     def total_row(label, t, layers):
@@ -65,6 +70,8 @@ def format_table(res: dict) -> str:
                f"{t['gops']:.1f}", f"{t['efficiency_pct']:.1f}"]
         if "float ms" in head:
             row.append(f"{sum(r['bitconv_float_nchw']['median_s'] for r in layers) * 1e3:.3f}")
+        if "codes ms" in head:
+            row.append(f"{sum(r['bitconv_codes_out']['median_s'] for r in layers) * 1e3:.3f}")
         for n in names:
             c = t["comparators"].get(n)
             row.append("-" if not c else f"{c['speedup']:.2f}x" + ("" if c["complete"] else "~"))

@@ -758,9 +758,6 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     int64_t img_out = 0, pix_stride_out;
     if (out_nchw || codes_out) {
       chunk = std::lcm<int64_t>(k.mr, 16);
-      // Codes output: chunks of up to 16 KB of int32, fewer calls (no measurable change on 16>96@112,
-      // 64@56 or 320>1280@7, whose cost is the requantization itself).
-      if (codes_out && !out_nchw) chunk *= std::max<int64_t>(1, 4096 / (chunk * NR));
       scratch = workspace<int32_t>(5, size_t(std::min(chunk, pix_end - pix_begin)) * NR);
       b.out = scratch;
       b.ch_off = iota.data();

@@ -26,16 +26,18 @@ struct V {
     else
       _mm512_mask_storeu_epi32(dst, mask(n), x);
   }
-  static void store_f32(float* dst, reg x, const double* scale, const double* bias, int n) {
-    // Same operations as the scalar path, in double: convert, multiply, add, round to float.
+  // The float output: same operations as the scalar path, in double: convert, multiply, add, round
+  // to float.
+  static __m512 to_f32(reg x, const double* scale, const double* bias) {
     const __m512d lo = _mm512_cvtepi32_pd(_mm512_castsi512_si256(x));
     const __m512d hi = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(x, 1));
     const __m512d ylo = _mm512_add_pd(_mm512_mul_pd(lo, _mm512_loadu_pd(scale)), _mm512_loadu_pd(bias));
     const __m512d yhi =
         _mm512_add_pd(_mm512_mul_pd(hi, _mm512_loadu_pd(scale + 8)), _mm512_loadu_pd(bias + 8));
-    const __m512 y = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(ylo)),
-                                        _mm512_cvtpd_ps(yhi), 1);
-    _mm512_mask_storeu_ps(dst, mask(n), y);
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(ylo)), _mm512_cvtpd_ps(yhi), 1);
+  }
+  static void store_f32(float* dst, reg x, const double* scale, const double* bias, int n) {
+    _mm512_mask_storeu_ps(dst, mask(n), to_f32(x, scale, bias));
   }
   // Stores src[0], src[1], ... at the positions of the set bits of mask (16 positions from dst).
   static void store_window(int32_t* dst, uint32_t mask, const int32_t* src) {

@@ -2,6 +2,7 @@
 // bit-planes or int8 words (shared by all output channels), float rows quantized, uint8 rows and
 // output tiles transposed between channels-first and channels-last. Kept apart from the kernels.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -34,6 +35,16 @@ struct ActQuant {
   float qmax;
   bool binary;
 };
+
+// The quantizer for one value. Internal linkage (static): files built with different ISA flags
+// each keep their own copy, which the linker cannot swap for another file's.
+static inline uint8_t quantize_one(float x, const ActQuant& q) {
+  if (q.binary) return x >= 0.0f ? 1 : 0;
+  float r = std::nearbyint(x / q.scale) + q.zero_point;  // float32 ops, round half to even
+  r = r < 0.0f ? 0.0f : r;
+  r = r > q.qmax ? q.qmax : r;
+  return uint8_t(r);
+}
 
 // Quantizes one input row of float32 activations into codes dst[w * channels + c] (channels
 // contiguous, ready for PackActivationsFn). Element (c, w) is at src + c * sc + w * sw.

@@ -1,14 +1,6 @@
 // Portable float32 -> code quantization of one row, included by each pack-activations-<isa>.cpp
 // inside an anonymous namespace so that each copy is compiled with its file's flags.
-// Needs <cmath>, <cstdint> and pack/pack.h.
-
-inline uint8_t quantize_one(float x, const bitconv::ActQuant& q) {
-  if (q.binary) return x >= 0.0f ? 1 : 0;
-  float r = std::nearbyint(x / q.scale) + q.zero_point;  // float32 ops, round half to even
-  r = r < 0.0f ? 0.0f : r;
-  r = r > q.qmax ? q.qmax : r;
-  return uint8_t(r);
-}
+// Needs <cstdint> and pack/pack.h (quantize_one).
 
 inline bool quantize_row_generic(const float* src, int64_t sc, int64_t sw, int width, int channels,
                                  const bitconv::ActQuant& q, uint8_t* dst) {

@@ -8,13 +8,15 @@
 namespace bitconv {
 
 namespace {
-// The contract's operations on 16 lanes (as requantize_exact): float64 multiply and add, rounding to
-// float32, float32 division, round half to even, zero point, clip.
+
+namespace avx512 {
+#include "kernels/traits-avx512.h"
+}  // namespace avx512
+
+// The contract's operations on 16 lanes (as requantize_exact): the float output (the kernels' own
+// float epilogue), float32 division, round half to even, zero point, clip.
 inline __m512i exact16(__m512i acc, const double* scale, const double* bias, const ActQuant& q) {
-  const __m512d a0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(acc)), a1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc, 1));
-  const __m512d lo = _mm512_add_pd(_mm512_mul_pd(a0, _mm512_loadu_pd(scale)), _mm512_loadu_pd(bias));
-  const __m512d hi = _mm512_add_pd(_mm512_mul_pd(a1, _mm512_loadu_pd(scale + 8)), _mm512_loadu_pd(bias + 8));
-  const __m512 y = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
+  const __m512 y = avx512::V::to_f32(acc, scale, bias);
   if (q.binary)
     return _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GE_OQ), _mm512_set1_epi32(1));
   const __m512 t = _mm512_div_ps(y, _mm512_set1_ps(q.scale));

@@ -2,6 +2,8 @@
 // of the vector paths (requantize.h).
 #include "requant/requantize.h"
 
+#include <cmath>
+
 namespace bitconv {
 
 RequantTables::RequantTables(const double* scale, const double* bias, int n, int padded, const ActQuant& q)

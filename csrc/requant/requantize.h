@@ -14,7 +14,6 @@
 // Values the bound cannot vouch for (near a rounding tie, or |p| beyond about 2^19) are computed by
 // the contract's own operations (requantize_exact; on AVX-512 its 16-lane copy for the whole vector).
 #pragma once
-#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -49,13 +48,9 @@ void requantize_avx512(const int32_t*, int64_t, int64_t, int, const RequantArgs&
 void requantize_neon(const int32_t*, int64_t, int64_t, int, const RequantArgs&, uint8_t*, int64_t);
 
 // The contract's operations for one value (the build has -ffp-contract=off: no fused multiply-add).
-inline uint8_t requantize_exact(int32_t acc, double scale, double bias, const ActQuant& q) {
-  const float y = float(double(acc) * scale + bias);
-  if (q.binary) return y >= 0.0f ? 1 : 0;
-  float r = std::nearbyint(y / q.scale) + q.zero_point;  // float32, round half to even
-  r = r < 0.0f ? 0.0f : r;
-  r = r > q.qmax ? q.qmax : r;
-  return uint8_t(r);
+// Static for the reason quantize_one is.
+static inline uint8_t requantize_exact(int32_t acc, double scale, double bias, const ActQuant& q) {
+  return quantize_one(float(double(acc) * scale + bias), q);
 }
 
 }  // namespace bitconv

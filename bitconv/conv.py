@@ -99,6 +99,8 @@ class ConvPlan:
         self.dilation = dilation
         self.groups = groups
         self._checked_shapes = {}  # validated input shapes -> result shapes (conv2d)
+        # Plain ints: conv2d reads them per call, and the weights are read-only.
+        self._cout, self._cin = int(qweight.shape[0]), int(qweight.shape[1]) * groups
         # The activation quantizer, for a previous layer's conv2d(..., out="codes", next_plan=self).
         self._out_quant = (float(a_scale), int(a_zero_point), int(a_bits), a_encoding == "binary")
         for arr in (self.qweight, self.w_scale, self.w_bits, self.bias):
@@ -232,11 +234,11 @@ class ConvPlan:
     # --------------------------------------------------------------------------------- geometry
     @property
     def cout(self) -> int:
-        return self.qweight.shape[0]
+        return self._cout
 
     @property
     def cin(self) -> int:
-        return self.qweight.shape[1] * self.groups
+        return self._cin
 
     @property
     def kernel_size(self) -> tuple:

@@ -44,34 +44,28 @@ def _kernel_short(kernel: str) -> str:
     return "+".join(_KERNEL_SHORT.get(k, k) for k in kernel.split("+")) if kernel else "-"
 
 
+# Further bitconv timings a run may hold: (column, key of the layer row).
+EXTRA_TIMINGS = (("float ms", "bitconv_float_nchw"), ("codes ms", "bitconv_codes_out"))
+
+
 def format_table(res: dict) -> str:
     names = list(res["comparators"])
     head = ["layer", "shape", "bits", "kern", "MMAC", "ms (±IQR/2)", "GOPS", "eff%"]
-    if any("bitconv_float_nchw" in r for r in res["layers"]):
-        head.append("float ms")
-    if any("bitconv_codes_out" in r for r in res["layers"]):
-        head.append("codes ms")
+    extra = [(col, key) for col, key in EXTRA_TIMINGS if any(key in r for r in res["layers"])]
+    head += [col for col, _ in extra]
     head += [f"x{SHORT.get(n, n)}" for n in names]
     rows = []
     for r in res["layers"]:
         row = [r["name"], r["shape"], r["bits"], _kernel_short(r.get("kernel", "")), f"{r['macs'] / 1e6:.1f}",
                _fmt_ms(r["bitconv"]),
                f"{r['bitconv']['gops']:.1f}", f"{r['efficiency_pct']:.1f}"]
-        if "float ms" in head:
-            f = r.get("bitconv_float_nchw")
-            row.append(f"{f['median_s'] * 1e3:.3f}" if f else "-")
-        if "codes ms" in head:
-            f = r.get("bitconv_codes_out")
-            row.append(f"{f['median_s'] * 1e3:.3f}" if f else "-")
+        row += [f"{r[key]['median_s'] * 1e3:.3f}" if key in r else "-" for _, key in extra]
         row += [_fmt_x(r["comparators"].get(n)) for n in names]
         rows.append(row)
     def total_row(label, t, layers):
         row = [label, f"{len(layers)} layers", "", "", f"{t['macs'] / 1e6:.1f}", f"{t['median_s'] * 1e3:.3f}",
                f"{t['gops']:.1f}", f"{t['efficiency_pct']:.1f}"]
-        if "float ms" in head:
-            row.append(f"{sum(r['bitconv_float_nchw']['median_s'] for r in layers) * 1e3:.3f}")
-        if "codes ms" in head:
-            row.append(f"{sum(r['bitconv_codes_out']['median_s'] for r in layers) * 1e3:.3f}")
+        row += [f"{sum(r[key]['median_s'] for r in layers) * 1e3:.3f}" for _, key in extra]
         for n in names:
             c = t["comparators"].get(n)
             row.append("-" if not c else f"{c['speedup']:.2f}x" + ("" if c["complete"] else "~"))

@@ -491,6 +491,48 @@ def test_codes_output(isa, cin, cout, wb, k, groups):
                                              nxt.a_zero_point))
 
 
+@pytest.mark.parametrize("groups", [1, 32])
+def test_codes_output_extreme_constants(isa, groups):
+    """Codes output where requantize.h's single-precision path does not apply or barely does: scales
+    of the next step that overflow float32, lie below 2^-100 or above 2^90, or clip far from the
+    range; biases past 2^16 steps; biases that cancel a large product to near a rounding tie."""
+    rng = np.random.default_rng(5)
+    cin, cout = 32, 32
+    qw = random_qweight(rng, (cout, cin // groups, 3, 3), 3, "signed")
+    qw[np.arange(cout) % 16 == 8] = 0  # acc 0: w = 0 * Inf is NaN in channel kind 0
+    codes = random_codes(rng, (1, cin, 7, 9), 4)
+    geom = dict(padding=1, groups=groups)
+    acc = reference(codes, qw, "unsigned", 3, geom)
+    a_scale, s_next = 0.3, 0.25
+    # per channel, the accumulator of largest magnitude: biases 3 and 4 cancel it to 0.52 steps
+    flat = acc[0].reshape(cout, -1)
+    big = flat[np.arange(cout), np.abs(flat).argmax(axis=1)].astype(np.float64)
+    kinds = np.arange(cout) % 8
+    # 0: m overflows float32 (w Inf or NaN); 1: m below 2^-100; 2: above 2^90; 7: |w| mostly in
+    # (2^9, 2^23), clipped without a check
+    w_scale = np.select([kinds == 0, kinds == 1, kinds == 2, kinds == 3, kinds == 4, kinds == 7],
+                        [3e38, 1e-38, 1e30, 1e4, 30.0, 1e3], default=rng.random(cout) + 0.05).astype(np.float32)
+    scale = np.float64(a_scale) * w_scale.astype(np.float64)
+    bias = np.select([(kinds == 3) | (kinds == 4), kinds == 5, kinds == 6],
+                     [-scale * big + 0.52 * s_next, 3e5, -2e4], default=rng.standard_normal(cout))
+    plan = make_plan(qw, w_bits=3, w_enc="signed", a_bits=4, zp=3, geom=geom, a_scale=a_scale, w_scale=w_scale,
+                     bias=bias)
+    for nxt in (next_layer(rng, cout, a_bits=8, a_scale=s_next, zp=100), next_layer(rng, cout, a_bits=3,
+                a_scale=s_next, zp=2), next_layer(rng, cout, binary=True)):
+        with np.errstate(over="ignore"):  # channel kind 0's float output is +-Inf
+            exp = expected_codes(acc, plan, nxt)
+        inner = (exp > 0) & (exp < (1 << nxt.a_bits) - 1)
+        assert inner[:, kinds == 3].any() or nxt.a_encoding == "binary", "cancelled channels should not all clip"
+        for layout in ("NCHW", "NHWC"):
+            x = codes if layout == "NCHW" else np.ascontiguousarray(codes.transpose(0, 2, 3, 1))
+            got = conv2d(x, plan, layout=layout, out="codes", next_plan=nxt)
+            if layout == "NHWC":
+                got = got.transpose(0, 3, 1, 2)
+            bad = np.argwhere(got != exp)
+            assert bad.size == 0, (f"[{isa}] {nxt} {layout}: first mismatch at {tuple(bad[0])}, channel kind "
+                                   f"{kinds[bad[0][1]]}: got {got[tuple(bad[0])]} want {exp[tuple(bad[0])]}")
+
+
 def test_from_float_rule():
     """docs/contract.md's from_float rule on hand-made channels: 1 bit takes mean|w| as scale, signed
     B bits max|w| / (2^(B-1) - 1), odd B bits max|w| / (2^B - 1), and a channel of zeros scale 1."""

@@ -801,7 +801,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       k.fn(b, r);
       if (codes_out) {
         const RequantTables& t = (*requant)[size_t(it.panel)];
-        const RequantArgs ra{t.m.data() + pos0, t.c.data() + pos0, t.em.data() + pos0, t.ec.data() + pos0,
+        const RequantArgs ra{t.m.data() + pos0, t.c.data() + pos0, t.t.data() + pos0,
                              p.scale.data() + pos0, p.bias.data() + pos0, *out_quant};
         store_codes(isa, scratch, NR, c1 - c0, b.nr, ra,
                     static_cast<uint8_t*>(out) + img_base + c0 * (out_nchw ? 1 : s.cout), out_nchw ? 1 : s.cout,
@@ -863,7 +863,7 @@ void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const
   RequantArgs ra{};  // codes output
   if (codes_out) {
     const RequantTables& t = requant->front();
-    ra = RequantArgs{t.m.data(), t.c.data(), t.em.data(), t.ec.data(), dw_scale_.data(), dw_bias_.data(), *out_quant};
+    ra = RequantArgs{t.m.data(), t.c.data(), t.t.data(), dw_scale_.data(), dw_bias_.data(), *out_quant};
   }
   // uint8 codes are range-checked as they are converted (a separate pass over the input first cost
   // 9-30 us on MobileNetV2's larger layers); input rows no band reads (strides larger than the

@@ -3,21 +3,25 @@
 #include "requant/requantize.h"
 
 #include <cmath>
+#include <cstring>
 
 namespace bitconv {
 
 RequantTables::RequantTables(const double* scale, const double* bias, int n, int padded, const ActQuant& q)
-    : m(size_t(padded), 0.0f), c(size_t(padded), 0.0f), em(size_t(padded), 0.0f), ec(size_t(padded), 0.0f) {
+    : m(size_t(padded), 0.0f), c(size_t(padded), 0.0f), t(size_t(padded), 0.0f) {
   const double s = q.binary ? 1.0 : double(q.scale);
   for (int k = 0; k < n; ++k) {
-    m[size_t(k)] = float(scale[k] / s);
-    c[size_t(k)] = float(bias[k] / s);
-    em[size_t(k)] = std::ldexp(std::fabs(m[size_t(k)]), -20);
-    ec[size_t(k)] = std::ldexp(std::fabs(c[size_t(k)]), -20);
-    // The bound assumes normal, finite constants: otherwise e is +Inf or NaN and every value of
-    // the channel takes the exact path.
-    auto usable = [](float v) { return v == 0.0f || (std::isfinite(v) && std::fabs(v) >= 0x1p-100f); };
-    if (!usable(m[size_t(k)]) || !usable(c[size_t(k)])) ec[size_t(k)] = INFINITY;
+    const double mk = scale[k] / s, ck = bias[k] / s;
+    const double e = 0x1p-11 + std::ldexp(std::fabs(ck), -20);  // E of requantize.h
+    m[size_t(k)] = float(mk);
+    c[size_t(k)] = float(q.binary ? ck : ck + q.zero_point + 0.5 + e);
+    t[size_t(k)] = float(q.binary ? e : 2.0 * e);
+    const double am = std::fabs(double(m[size_t(k)]));
+    const bool usable = (am == 0.0 || (am >= 0x1p-100 && am <= 0x1p90)) && std::fabs(ck) <= 0x1p16;  // false for NaN
+    if (!usable) {  // the NaN of largest bits: every lane flagged, even where w is NaN (see requantize.h)
+      const uint32_t all = 0x7fffffffu;
+      std::memcpy(&t[size_t(k)], &all, 4);
+    }
   }
 }
 

@@ -13,7 +13,7 @@ void run(const int32_t* src, int64_t src_stride, int64_t pixels, int nr, const R
          int64_t dst_stride) {
   const __m256 sign = _mm256_set1_ps(-0.0f), fzero = _mm256_setzero_ps();
   const __m256i one = _mm256_set1_epi32(1);
-  const __m128i qmax = _mm_set1_epi8(char(a.q.qmax));
+  const __m128i qmax = _mm_set1_epi8(char(uint8_t(a.q.qmax)));
   const int full = nr / 8 * 8;
   for (int64_t p = 0; p < pixels; ++p) {
     const int32_t* s = src + p * src_stride;

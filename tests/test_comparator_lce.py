@@ -1,5 +1,7 @@
 """The optional Larq Compute Engine comparator: registration and layer filtering everywhere, the real
 binary conv only where larq_compute_engine is installed."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -32,10 +34,28 @@ def test_unavailable_names_the_extra(monkeypatch):
 
 @pytest.mark.parametrize("kw", [dict(w_bits=2, a_bits=2, a_encoding="unsigned"), dict(w_bits=1, a_bits=2,
                                 a_encoding="unsigned"), dict(w_bits=[1, 2] * 8), dict(groups=4)])
-def test_skips_what_lce_cannot_run(kw):
-    # Grouped: 8 channels per group, not whole 32-bit words. All refused before TensorFlow is imported.
+def test_skips_what_lce_cannot_run(kw, monkeypatch):
+    # Grouped: 8 channels per group, not whole 32-bit words. All refused before TensorFlow is
+    # imported: an import of it here would raise ImportError, not SkipLayer.
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
     with pytest.raises(C.SkipLayer):
         C.REGISTRY["lce"].prepare(case(**kw))
+
+
+@pytest.mark.parametrize("kw,want", [(dict(padding=0), ("valid", (0, 0, 0, 0))),
+                                     (dict(), ("same", (1, 1, 1, 1))),
+                                     (dict(stride=2, h=10), ("same", (0, 1, 0, 1))),
+                                     (dict(stride=2, h=9), ("same", (1, 1, 1, 1))),
+                                     (dict(k=5, padding=1), None)])
+def test_tf_padding(kw, want):
+    """TF's padding for a layer: symmetric for 3x3/1, shifted by a pixel for stride 2 on an even input,
+    refused where "same" gives another output size (5x5 with padding 1)."""
+    lay = case(**kw).layer
+    if want is None:
+        with pytest.raises(C.SkipLayer):
+            comparator_lce._tf_padding(lay)
+    else:
+        assert comparator_lce._tf_padding(lay) == want
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(a_encoding="unsigned"), dict(stride=2), dict(stride=2, h=10),

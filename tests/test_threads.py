@@ -53,8 +53,9 @@ def test_forked_child_runs_threads():
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("geom", ["3x3", "1x1/2", "stem 7x7/2", "3x3 @210"])
 def test_large_inputs_exact_across_threads(threads, geom):
-    """Inputs of more than 64K codes pack on several threads, and more than 128K window sums are
-    added on several (the 210 x 210 case), smaller ones on one: both give the reference result, for
+    """Inputs of more than 64K codes pack on several threads (every case here), and more than 128K
+    window sums are added on several (the 210 x 210 case; the others stay on one): all give the
+    reference result, for
     the padded grid, the strided 1x1 grid and row windows, codes NHWC and float NCHW. (Exactness
     only: which split ran is not observed here.)"""
     from bitconv.reference import conv2d_int64, quantize_activations

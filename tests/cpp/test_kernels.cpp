@@ -638,6 +638,8 @@ void test_depthwise_values(uint64_t seed) {
     const int bits = r.uniform(1, 8);
     std::vector<uint8_t> q(size_t(width * pix_stride));
     for (auto& c : q) c = uint8_t(r.uniform(0, (1 << bits) - 1));
+    for (int x = 0; x < width; ++x)  // bytes between a pixel's channels and the next pixel: never read
+      for (int64_t c = cin; c < pix_stride; ++c) q[size_t(x * pix_stride + c)] = 255;
     if (r.coin()) q[size_t(r.uniform(0, width - 1) * pix_stride + r.uniform(0, int(cin) - 1))] = 255;
     uint8_t want_seen = 0;
     for (int x = 0; x < width; ++x)

@@ -260,8 +260,9 @@ const uint8_t* codes_row(const IsaImpl& isa, const ConvInput& in, const ActQuant
 
 // Per-thread scratch that keeps its memory between calls: fresh multi-megabyte allocations would
 // be zero-filled and page-faulted on every call. Contents are uninitialised. Slots: 0 bit-planes
-// (depthwise: its value rows), 1 column code sums (depthwise: NCHW row), 2 window code sums, 3 a
-// packed row's pixel sums, 4 int8 codes, 5 an output tile (NCHW or codes output), 6 a tile's codes.
+// (depthwise: its value rows), 1 column code sums (depthwise: an output row for NCHW or codes
+// output), 2 window code sums, 3 a packed row's pixel sums, 4 int8 codes, 5 an output tile (NCHW
+// or codes output), 6 a tile's codes.
 template <class T>
 T* workspace(int slot, size_t count) {
   struct Buffer {
@@ -476,10 +477,10 @@ std::shared_ptr<const ConvLayer::ShapeTables> ConvLayer::shape_tables(const IsaI
 }
 
 std::shared_ptr<const ConvLayer::RequantSet> ConvLayer::requant_tables(const IsaImpl& isa, const ActQuant& q) {
-  uint32_t scale_bits;
-  std::memcpy(&scale_bits, &q.scale, 4);
-  const std::array<uint32_t, 5> key{uint32_t(isa.isa), scale_bits, uint32_t(q.zero_point), uint32_t(q.qmax),
-                                    uint32_t(q.binary)};
+  std::array<uint32_t, 5> key{uint32_t(isa.isa), 0, 0, 0, uint32_t(q.binary)};
+  std::memcpy(&key[1], &q.scale, 4);  // the floats by their bits: every value its own tables
+  std::memcpy(&key[2], &q.zero_point, 4);
+  std::memcpy(&key[3], &q.qmax, 4);
   {
     std::lock_guard<std::mutex> lock(requant_mutex_);
     auto it = requant_.find(key);
@@ -518,8 +519,9 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   const ActQuant quant = act_quant();
   std::atomic<bool> saw_nan{false}, bad_code{false};
   // Packing and window sums of small inputs run on the calling thread: waking a second thread and
-  // waiting for it cost more than it saved below about 64K codes (2 threads, 512@7: 0.95 against
-  // 0.59 us packing; window sums 0.5 against 0.11 us).
+  // waiting for it cost more than it saved below about 64K input codes, and 128K window-sum terms
+  // (pixels x groups x kernel rows) (2 threads, 512@7: 0.95 against 0.59 us packing; window sums
+  // 0.5 against 0.11 us).
   const int pack_threads = int64_t(n) * h * w * s.cin < (int64_t(1) << 16) ? 1 : threads;
   const int sum_threads = int64_t(n) * howo * G * s.kh < (int64_t(1) << 17) ? 1 : threads;
   // Bit-planes for the bit-serial panels, codes as bytes for the int8 ones (both for a kernel-wise
@@ -705,6 +707,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
 
   // Codes output: the requantization constants of each panel's channels (padded for whole vectors).
   const std::shared_ptr<const RequantSet> requant = codes_out ? requant_tables(isa, *out_quant) : nullptr;
+  const bool tile = out_nchw || codes_out;  // output through a per-thread int32 tile
 
   // 5. Work items: (image, panel block, range of pixel tiles).
   struct Item {
@@ -729,8 +732,6 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     const KernelInfo& k = p.w.kernel;
     const int NR = k.nr();
     const int64_t pos0 = int64_t(it.block) * NR;
-    // NCHW output: tiles are written channels-last into a per-thread scratch, then transposed.
-    int32_t* scratch = nullptr;  // cache-line aligned, so transpose_out reads whole lines
     static const std::vector<int64_t> iota = [] {
       std::vector<int64_t> v(kMaxNR);
       for (int i = 0; i < kMaxNR; ++i) v[i] = i;
@@ -750,31 +751,6 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     b.scale = p.scale.data() + pos0;
     b.bias = p.bias.data() + pos0;
     b.out_kind = codes_out ? OUT_INT32 : out_kind;
-    // NCHW or codes: the item's pixels in the smallest chunks whose ends are multiples of the tile
-    // height and of 16 (tiles stay whole, transposed blocks aligned), each transposed or requantized
-    // while in L1: 2-6% faster than one transpose per item on 64x56x56 and 128x28x28 (W1A1, NCHW),
-    // larger chunks between.
-    int64_t chunk = pix_end - pix_begin;
-    int64_t img_out = 0, pix_stride_out;
-    if (out_nchw || codes_out) {
-      chunk = std::lcm<int64_t>(k.mr, 16);
-      // Codes: chunks of at least 128 pixels (a 32 KB int32 tile at 64 channels). NCHW codes end in
-      // one copy per channel and chunk: 16>96@112 (4x4 bits) 350 -> 224 us, 24>144@56 140 -> 95;
-      // channels-last, fewer and longer requantization loops: 181 -> 165 us, 75 -> 71.
-      if (codes_out) chunk *= (128 + chunk - 1) / chunk;
-      scratch = workspace<int32_t>(5, size_t(std::min(chunk, pix_end - pix_begin)) * NR);
-      b.out = scratch;
-      b.ch_off = iota.data();
-      b.ch_contiguous = true;
-      pix_stride_out = NR;
-    } else {
-      b.out = out;
-      b.ch_off = ch_off[it.panel].data() + pos0;
-      // Panel channels ascend, so a block is contiguous when its first and last are nr - 1 apart.
-      b.ch_contiguous = p.w.channels[pos0 + b.nr - 1] - p.w.channels[pos0] == b.nr - 1;
-      img_out = int64_t(it.img) * howo * s.cout;
-      pix_stride_out = s.cout;
-    }
     // Pixel words and the group's first word on the panel's grid.
     const int64_t pw32 = p.int8 ? pix8 : pix32;
     const int64_t group_off = p.int8 ? int64_t(p.group) * kc8_ : int64_t(p.group) * A * kw64_ * 2;
@@ -790,11 +766,36 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     r.corr_base = corr[it.panel].empty() ? nullptr : corr[it.panel].data() + pos0;  // empty: no zero point
     r.corr_row = corr_row[it.panel].data();
     r.corr_col = corr_col[it.panel].data();
-    r.out_stride = pix_stride_out;
-    if (!out_nchw && !codes_out) {
-      r.out_off = img_out;
+    const int64_t* const block_off = ch_off[it.panel].data() + pos0;
+    if (!tile) {  // channels-last int32 or float: stored in place
+      b.out = out;
+      b.ch_off = block_off;
+      // Panel channels ascend, so a block is contiguous when its first and last are nr - 1 apart.
+      b.ch_contiguous = p.w.channels[pos0 + b.nr - 1] - p.w.channels[pos0] == b.nr - 1;
+      r.out_off = int64_t(it.img) * howo * s.cout;
+      r.out_stride = s.cout;
       k.fn(b, r);
       return;
+    }
+    // NCHW or codes output: tiles are written channels-last into a per-thread scratch (cache-line
+    // aligned, so transpose_out reads whole lines), in the smallest chunks whose ends are multiples
+    // of the tile height and of 16 (tiles stay whole, transposed blocks aligned), each transposed or
+    // requantized while in L1: 2-6% faster than one transpose per item on 64x56x56 and 128x28x28
+    // (W1A1, NCHW), larger chunks between.
+    int64_t chunk = std::lcm<int64_t>(k.mr, 16);
+    // Codes: chunks of at least 128 pixels (a 32 KB int32 tile at 64 channels). NCHW codes end in
+    // one copy per channel and chunk: 16>96@112 (4x4 bits) 350 -> 224 us, 24>144@56 140 -> 95;
+    // channels-last, fewer and longer requantization loops: 181 -> 165 us, 75 -> 71.
+    if (codes_out) chunk *= (128 + chunk - 1) / chunk;
+    int32_t* const scratch = workspace<int32_t>(5, size_t(std::min(chunk, pix_end - pix_begin)) * NR);
+    b.out = scratch;
+    b.ch_off = iota.data();
+    b.ch_contiguous = true;
+    r.out_stride = NR;
+    RequantArgs ra{};
+    if (codes_out) {
+      const RequantTables& t = (*requant)[size_t(it.panel)];
+      ra = RequantArgs{t.m.data() + pos0, t.c.data() + pos0, t.t.data() + pos0, b.scale, b.bias, *out_quant};
     }
     const int64_t img_base = int64_t(it.img) * s.cout * howo;
     for (int64_t c0 = pix_begin; c0 < pix_end;) {
@@ -803,17 +804,12 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       r.pix_end = c1;
       r.out_off = -c0 * NR;
       k.fn(b, r);
-      if (codes_out) {
-        const RequantTables& t = (*requant)[size_t(it.panel)];
-        const RequantArgs ra{t.m.data() + pos0, t.c.data() + pos0, t.t.data() + pos0,
-                             p.scale.data() + pos0, p.bias.data() + pos0, *out_quant};
+      if (codes_out)
         store_codes(isa, scratch, NR, c1 - c0, b.nr, ra,
                     static_cast<uint8_t*>(out) + img_base + c0 * (out_nchw ? 1 : s.cout), out_nchw ? 1 : s.cout,
-                    ch_off[it.panel].data() + pos0);
-      } else {
-        isa.transpose_out(scratch, c1 - c0, b.nr, NR, static_cast<int32_t*>(out) + img_base + c0,
-                          ch_off[it.panel].data() + pos0);
-      }
+                    block_off);
+      else
+        isa.transpose_out(scratch, c1 - c0, b.nr, NR, static_cast<int32_t*>(out) + img_base + c0, block_off);
       c0 = c1;
     }
   }, 1);  // items are already sized for balance: one at a time
@@ -924,11 +920,11 @@ void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const
         d.out_pix_stride = s.cout;
       }
       isa.depthwise_row(d, int(oh));
-      uint8_t* const codes = static_cast<uint8_t*>(out);
+      uint8_t* const out8 = static_cast<uint8_t*>(out);
       if (codes_out && out_nchw)
-        store_codes(isa, scratch, cp, sh.wo, s.cout, ra, codes + img * s.cout * howo + oh * sh.wo, 1, col_off.data());
+        store_codes(isa, scratch, cp, sh.wo, s.cout, ra, out8 + img * s.cout * howo + oh * sh.wo, 1, col_off.data());
       else if (codes_out)
-        store_codes(isa, scratch, cp, sh.wo, s.cout, ra, codes + (img * howo + oh * sh.wo) * s.cout, s.cout, nullptr);
+        store_codes(isa, scratch, cp, sh.wo, s.cout, ra, out8 + (img * howo + oh * sh.wo) * s.cout, s.cout, nullptr);
       else if (out_nchw)
         isa.transpose_out(scratch, sh.wo, s.cout, cp, static_cast<int32_t*>(out) + img * s.cout * howo + oh * sh.wo,
                           col_off.data());

@@ -4,7 +4,6 @@
 // to NCHW. Needs -mavx2.
 #include <immintrin.h>
 
-#include <cmath>
 #include <cstring>
 
 #include "pack/pack.h"

@@ -112,6 +112,7 @@ inline __m512i pack4(const Quant& c, __m512i i0, __m512i i1, __m512i i2, __m512i
 
 // Q::quad(): codes of four vectors in pack4's order; ok = false sends the 64 values to quad_exact.
 struct FastQ {  // x / scale by reciprocal, checked
+  static constexpr bool kBinary = false;
   static inline __m512i one(const Quant& c, __m512 x, __m512i& dmax) {
     const __m512 s = _mm512_fmadd_round_ps(x, c.inv, c.magic, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512 r = _mm512_sub_ps(s, c.magic);
@@ -130,6 +131,7 @@ struct FastQ {  // x / scale by reciprocal, checked
   }
 };
 struct BinaryQ {  // x >= 0: the sign of x + 0 (which turns -0 into +0); only NaN needs quad_exact
+  static constexpr bool kBinary = true;
   static inline __m512i neg(__m512 x) {
     const __m512 y = _mm512_add_round_ps(x, _mm512_setzero_ps(), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     return _mm512_srai_epi32(_mm512_castps_si512(y), 31);  // -1 or 0
@@ -143,16 +145,24 @@ struct BinaryQ {  // x >= 0: the sign of x + 0 (which turns -0 into +0); only Na
 
 // The reference computation: rint(fl(x / scale)) + zero point, clamped above at 2^16 first
 // (NaN stays NaN there and converts to INT_MIN, code 0, like -Inf).
-inline __m512i q_exact(const Quant& c, __m512 x, __mmask16& nan, bool binary) {
+template <class Q>
+inline __m512i q_exact(const Quant& c, __m512 x, __mmask16& nan) {
   nan |= _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
-  if (binary)
+  if (Q::kBinary)
     return _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ), _mm512_set1_epi32(1));
   const __m512 t = _mm512_min_ps(_mm512_set1_ps(65536.0f), _mm512_div_ps(x, c.scale));
   return _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), c.zp32);
 }
-inline __m512i quad_exact(const Quant& c, bool binary, __m512 x0, __m512 x1, __m512 x2, __m512 x3, __mmask16& nan) {
-  return pack4(c, q_exact(c, x0, nan, binary), q_exact(c, x1, nan, binary), q_exact(c, x2, nan, binary),
-               q_exact(c, x3, nan, binary));
+template <class Q>
+inline __m512i quad_exact(const Quant& c, __m512 x0, __m512 x1, __m512 x2, __m512 x3, __mmask16& nan) {
+  return pack4(c, q_exact<Q>(c, x0, nan), q_exact<Q>(c, x1, nan), q_exact<Q>(c, x2, nan), q_exact<Q>(c, x3, nan));
+}
+// Q::quad, its 64 values recomputed by quad_exact where it cannot vouch for them.
+template <class Q>
+inline __m512i codes64(const Quant& c, __m512 x0, __m512 x1, __m512 x2, __m512 x3, __mmask16& nan) {
+  bool ok;
+  const __m512i r = Q::quad(c, x0, x1, x2, x3, ok);
+  return __builtin_expect(!ok, 0) ? quad_exact<Q>(c, x0, x1, x2, x3, nan) : r;
 }
 
 // Fast-path requirements (see above); other quantizers go to quantize_row_generic.
@@ -182,25 +192,20 @@ inline __mmask64 bytes(int n) { return n >= 64 ? ~__mmask64(0) : n <= 0 ? __mmas
 
 // Contiguous runs in output order, 64 values at a time.
 template <class Q>
-void quantize_run(const Quant& cref, bool binary, const float* s, int64_t n, uint8_t* d, __mmask16& nan) {
+void quantize_run(const Quant& cref, const float* s, int64_t n, uint8_t* d, __mmask16& nan) {
   const Quant c = cref;  // a local copy: the byte stores below could alias *cref, forcing reloads
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
     const __m512 x0 = _mm512_loadu_ps(s + i), x1 = _mm512_loadu_ps(s + i + 16);
     const __m512 x2 = _mm512_loadu_ps(s + i + 32), x3 = _mm512_loadu_ps(s + i + 48);
-    bool ok;
-    __m512i r = Q::quad(c, x0, x1, x2, x3, ok);
-    if (__builtin_expect(!ok, 0)) r = quad_exact(c, binary, x0, x1, x2, x3, nan);
-    _mm512_storeu_si512(d + i, _mm512_permutexvar_epi32(order, r));
+    _mm512_storeu_si512(d + i, _mm512_permutexvar_epi32(order, codes64<Q>(c, x0, x1, x2, x3, nan)));
   }
   if (i < n) {
     const int left = int(n - i);
     __m512 x[4];
     for (int j = 0; j < 4; ++j) x[j] = _mm512_maskz_loadu_ps(lanes(left - 16 * j), s + i + 16 * j);
-    bool ok;
-    __m512i r = Q::quad(c, x[0], x[1], x[2], x[3], ok);
-    if (!ok) r = quad_exact(c, binary, x[0], x[1], x[2], x[3], nan);
+    const __m512i r = codes64<Q>(c, x[0], x[1], x[2], x[3], nan);
     _mm512_mask_storeu_epi8(d + i, bytes(left), _mm512_permutexvar_epi32(order, r));
   }
 }
@@ -228,15 +233,16 @@ inline void load_quad(const float* src, int64_t sc, int c, int channels, int w0,
 
 // Recomputes with the division the channel quads whose bit is set in `redo` of one block, storing
 // only their bytes (the rare path: values near a tie, NaN, huge negative values).
-__attribute__((noinline)) void redo_quads(const Quant& c, bool binary, const float* src, int64_t sc, int channels,
-                                          int c0, int w0, int nw, uint32_t redo, uint8_t* dst, __mmask16& nan) {
+template <class Q>
+__attribute__((noinline)) void redo_quads(const Quant& c, const float* src, int64_t sc, int channels, int c0, int w0,
+                                          int nw, uint32_t redo, uint8_t* dst, __mmask16& nan) {
   const int nc = channels - c0 < 64 ? channels - c0 : 64;
   alignas(64) uint8_t tmp[64];
   for (int k = 0; 4 * k < nc; ++k) {
     if (!((redo >> k) & 1u)) continue;
     __m512 x[4];
     load_quad<false, false>(src, sc, c0 + 4 * k, channels, w0, lanes(nw), x);
-    _mm512_store_si512(tmp, interleave4(quad_exact(c, binary, x[0], x[1], x[2], x[3], nan)));
+    _mm512_store_si512(tmp, interleave4(quad_exact<Q>(c, x[0], x[1], x[2], x[3], nan)));
     uint8_t* d = dst + int64_t(w0) * channels + c0 + 4 * k;
     if (nc - 4 * k >= 4)
       for (int p = 0; p < nw; ++p) std::memcpy(d + int64_t(p) * channels, tmp + 4 * p, 4);
@@ -319,7 +325,7 @@ __attribute__((noinline)) uint32_t nchw_half_block(const Quant& c, const float* 
 }
 
 template <class Q>
-void quantize_nchw(const Quant& c, bool binary, const float* src, int64_t sc, int width, int channels, uint8_t* dst,
+void quantize_nchw(const Quant& c, const float* src, int64_t sc, int width, int channels, uint8_t* dst,
                    __mmask16& nan) {
   // Blocks to redo are done after the loop: a call inside it would make GCC keep the constants in
   // memory (every ZMM register is call-clobbered). After 16 of them, every block is redone.
@@ -350,11 +356,11 @@ void quantize_nchw(const Quant& c, bool binary, const float* src, int64_t sc, in
   if (nredo > 16) {
     for (int c0 = 0; c0 < channels; c0 += 64)
       for (int w0 = 0; w0 < width; w0 += 16)
-        redo_quads(c, binary, src, sc, channels, c0, w0, width - w0 < 16 ? width - w0 : 16, 0xffff, dst, nan);
+        redo_quads<Q>(c, src, sc, channels, c0, w0, width - w0 < 16 ? width - w0 : 16, 0xffff, dst, nan);
   } else {
     for (int i = 0; i < nredo; ++i) {
       const int w0 = redo[i].w0;
-      redo_quads(c, binary, src, sc, channels, redo[i].c0, w0, width - w0 < 16 ? width - w0 : 16, redo[i].quads, dst,
+      redo_quads<Q>(c, src, sc, channels, redo[i].c0, w0, width - w0 < 16 ? width - w0 : 16, redo[i].quads, dst,
                  nan);
     }
   }
@@ -362,7 +368,7 @@ void quantize_nchw(const Quant& c, bool binary, const float* src, int64_t sc, in
 
 // NCHW rows with 1..4 channels (image stems): one quad per 16 pixels, compacted in registers.
 template <class Q>
-void quantize_nchw_small(const Quant& cref, bool binary, const float* src, int64_t sc, int width, int channels,
+void quantize_nchw_small(const Quant& cref, const float* src, int64_t sc, int width, int channels,
                          uint8_t* dst, __mmask16& nan) {
   const Quant c = cref;  // see quantize_run
   alignas(64) int8_t shuf[16];
@@ -379,27 +385,25 @@ void quantize_nchw_small(const Quant& cref, bool binary, const float* src, int64
     const int nw = width - w0 < 16 ? width - w0 : 16;
     __m512 x[4];
     load_quad<false, false>(src, sc, 0, channels, w0, lanes(nw), x);
-    bool ok;
-    __m512i r = Q::quad(c, x[0], x[1], x[2], x[3], ok);
-    if (__builtin_expect(!ok, 0)) r = quad_exact(c, binary, x[0], x[1], x[2], x[3], nan);
-    r = _mm512_permutexvar_epi32(pidx, _mm512_shuffle_epi8(r, sidx));
+    const __m512i q = codes64<Q>(c, x[0], x[1], x[2], x[3], nan);
+    const __m512i r = _mm512_permutexvar_epi32(pidx, _mm512_shuffle_epi8(q, sidx));
     _mm512_mask_storeu_epi8(dst + int64_t(w0) * channels, bytes(nw * channels), r);
   }
 }
 
 template <class Q>
-bool quantize_row_impl(const Quant& c, bool binary, const float* src, int64_t sc, int64_t sw, int width,
+bool quantize_row_impl(const Quant& c, const float* src, int64_t sc, int64_t sw, int width,
                        int channels, uint8_t* dst) {
   __mmask16 nan = 0;
   if ((sc == 1 || channels == 1) && (sw == channels || width == 1)) {  // one run, already in output order
-    quantize_run<Q>(c, binary, src, int64_t(width) * channels, dst, nan);
+    quantize_run<Q>(c, src, int64_t(width) * channels, dst, nan);
   } else if (sc == 1) {  // channels-last pixels with gaps between them (channels >= 16, see below)
     for (int w = 0; w < width; ++w)
-      quantize_run<Q>(c, binary, src + w * sw, channels, dst + int64_t(w) * channels, nan);
+      quantize_run<Q>(c, src + w * sw, channels, dst + int64_t(w) * channels, nan);
   } else if (channels <= 4) {
-    quantize_nchw_small<Q>(c, binary, src, sc, width, channels, dst, nan);
+    quantize_nchw_small<Q>(c, src, sc, width, channels, dst, nan);
   } else {
-    quantize_nchw<Q>(c, binary, src, sc, width, channels, dst, nan);
+    quantize_nchw<Q>(c, src, sc, width, channels, dst, nan);
   }
   return nan != 0;
 }
@@ -421,9 +425,7 @@ inline void out_block_part(const int32_t* s, int64_t ss, int ni, int nc, int32_t
   transpose16x16_epi32(r);
   for (int n = 0; n < nc; ++n) _mm512_mask_storeu_epi32(d + off[n], im, r[n]);
 }
-}  // namespace
 
-namespace {
 // One group of cg > 64 channels per pixel (kw64 words per plane) with a compile-time plane count:
 // the plane loop unrolled, 144-channel rows packed in 3.2 us against 7.0 at 1 plane and 4.6 against
 // 8.7 at 2 planes with a run-time count.
@@ -519,11 +521,11 @@ bool quantize_row_avx512(const float* src, int64_t sc, int64_t sw, int width, in
   const bool run = (sc == 1 || channels == 1) && (sw == channels || width == 1);
   const bool pixels = sc == 1 && channels >= 16;           // channels-last with gaps
   const bool planes = sc != 1 && (sw == 1 || width == 1);  // NCHW
-  Quant c;
+  Quant c{};  // binary quantizers set only qmax8
   if (!(run || pixels || planes) || !make_quant(q, c))  // other strides or quantizers
     return quantize_row_generic(src, sc, sw, width, channels, q, dst);
-  return q.binary ? quantize_row_impl<BinaryQ>(c, true, src, sc, sw, width, channels, dst)
-                  : quantize_row_impl<FastQ>(c, false, src, sc, sw, width, channels, dst);
+  return q.binary ? quantize_row_impl<BinaryQ>(c, src, sc, sw, width, channels, dst)
+                  : quantize_row_impl<FastQ>(c, src, sc, sw, width, channels, dst);
 }
 
 // uint8 codes with contiguous pixels (NCHW) to channels-last, 16 x 16 bytes at a time.

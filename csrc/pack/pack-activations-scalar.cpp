@@ -1,6 +1,4 @@
 // Activation bit-plane packing in portable C++ (the fallback and the reference for the SIMD packers).
-#include <cmath>
-
 #include "pack/pack.h"
 
 namespace {

@@ -318,17 +318,18 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
     """
     if not isinstance(plan, ConvPlan):
         raise TypeError(f"plan must be a bitconv.ConvPlan, got {type(plan).__name__}")
-    if out not in ("float", "int32", "codes"):
-        raise ValueError(f"out must be 'float', 'int32' or 'codes', got {out!r}")
-    if out == "codes":
+    if out == "float" or out == "int32":  # the common cases first: two compares per call
+        if next_plan is not None:
+            raise ValueError(f"next_plan is only used with out='codes', got out={out!r}")
+    elif out == "codes":
         if next_plan is None:
             raise ValueError("out='codes' needs next_plan, the ConvPlan whose activation quantizer the codes are for")
         if not isinstance(next_plan, ConvPlan):
             raise TypeError(f"next_plan must be a bitconv.ConvPlan, got {type(next_plan).__name__}")
         if next_plan.cin != plan.cout:
             raise ValueError(f"next_plan takes Cin={next_plan.cin} channels but plan gives Cout={plan.cout}")
-    elif next_plan is not None:
-        raise ValueError(f"next_plan is only used with out='codes', got out={out!r}")
+    else:
+        raise ValueError(f"out must be 'float', 'int32' or 'codes', got {out!r}")
     if layout not in ("NCHW", "NHWC"):
         raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
     if backend not in ("native", "numba"):

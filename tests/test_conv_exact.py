@@ -790,11 +790,12 @@ def test_kernel_choice(isa):
 
 def test_kernelwise_panels_merge(isa):
     """Interleaved 1- and 2-bit channels with 1-bit activations run as one 2-bit panel where the
-    cost model finds that cheaper than two scattered panels (the 1-bit weights are exact there);
+    cost model finds that cheaper than two scattered panels (the 1-bit weights are exact there: 32
+    channels on AVX-512), as two panels where not (64 channels, stored through permuted windows);
     three widths interleaved still give the exact result whatever the split."""
     rng = np.random.default_rng(43)
-    for bits, ab, w_enc in (([1, 2] * 32, 1, "signed"), ([1, 2] * 32, 1, "odd"), ([3, 1, 2] * 21, 2, "signed"),
-                            ([2, 3, 4, 2] * 16, 3, "odd")):
+    for bits, ab, w_enc in (([1, 2] * 16, 1, "signed"), ([1, 2] * 16, 1, "odd"), ([1, 2] * 32, 1, "signed"),
+                            ([3, 1, 2] * 21, 2, "signed"), ([2, 3, 4, 2] * 16, 3, "odd")):
         codes, qw = layer(rng, cin=64, cout=len(bits), hw=(7, 6), w_bits=bits, w_enc=w_enc, a_bits=ab)
         plan, _ = check(codes, qw, w_bits=bits, w_enc=w_enc, a_bits=ab, zp=1 if ab > 1 else 0,
                         geom=dict(padding=1), what=f"[{isa}] merged {bits[:4]}")
@@ -802,8 +803,38 @@ def test_kernelwise_panels_merge(isa):
         assert sum(k["channels"] for k in ks) == len(bits)
         # each panel runs at one of its channels' widths, and the widest channels are in some panel
         assert {k["w_bits"] for k in ks} <= set(bits) and max(bits) in {k["w_bits"] for k in ks}
-        if isa.startswith("avx512") and bits == [1, 2] * 32:
+        if isa.startswith("avx512") and bits == [1, 2] * 16:
             assert [(k["kernel"], k["w_bits"]) for k in ks] == [("bit-serial", 2)], ks
+        if isa.startswith("avx512") and bits == [1, 2] * 32:
+            assert [(k["kernel"], k["w_bits"]) for k in ks] == [("bit-serial", 1), ("bit-serial", 2)], ks
+
+
+def test_kernelwise_spread_channels_nhwc(isa):
+    """Kernel-wise layers whose panels' channels interleave, channels-last: each panel's blocks are
+    stored per window of 16 output channels (AVX-512: permuted from the tile's registers for blocks of
+    1-2 vectors, else through the tile buffer). Int32 and float output, full and partial tiles and
+    blocks, windows at the row's end, 2 images, 1 and 2 threads; on AVX-512 most layers must split."""
+    rng = np.random.default_rng(53)
+    split = 0
+    cases = ((64, (1, 2), 1), (64, (1, 2), 2), (100, (1, 2), 1), (128, (1, 2), 1), (48, (2, 3, 5), 2),
+             (33, (1, 4), 3), (80, (1, 2, 3, 4), 2))
+    for cout, mix, ab in cases:
+        bits = [int(mix[i * len(mix) // cout]) for i in rng.permutation(cout)]  # equal shares, shuffled
+        codes, qw = layer(rng, cin=64, cout=cout, hw=(9, 11), n=2, w_bits=bits, a_bits=ab)
+        zp = int(rng.integers(0, 1 << ab))
+        plan = make_plan(qw, w_bits=bits, w_enc="signed", a_bits=ab, zp=zp, geom=dict(padding=1),
+                         w_scale=rng.random(cout) + 0.1, a_scale=0.3, bias=rng.standard_normal(cout))
+        split += len(plan.kernels()) > 1
+        exp = reference(codes, qw, "unsigned", zp, dict(padding=1))
+        ref_f = scale_output(exp, plan.a_scale, plan.w_scale, plan.bias).transpose(0, 2, 3, 1)
+        x = np.ascontiguousarray(codes.transpose(0, 2, 3, 1))
+        for threads in (1, 2):
+            got = conv2d(x, plan, out="int32", layout="NHWC", threads=threads)
+            assert np.array_equal(got, exp.transpose(0, 2, 3, 1)), (cout, mix, ab, threads, plan.kernels())
+            got_f = conv2d(x, plan, layout="NHWC", threads=threads)
+            assert np.array_equal(got_f, ref_f), (cout, mix, ab, threads, "float")
+    if isa.startswith("avx512"):
+        assert split >= 5, split
 
 
 @pytest.mark.parametrize("stride", [1, 2, (2, 1), (1, 2)])

@@ -76,12 +76,34 @@ ConvLayer::ConvLayer(ConvSpec spec, const int16_t* qweight) : spec_(std::move(sp
       for (int t = 0; t < taps_; ++t) tapsum_[size_t(k) * taps_ + t] += qweight_[(int64_t(k) * cg_ + c) * taps_ + t];
 }
 
-// The channel tile for a panel of `channels` output channels: the variant with the fewest estimated
-// cycles per output pixel, counting the lanes wasted on padded channels, the tile's step cost
-// (vector ops at 4 per cycle, isa.pair_ops per plane pair, VPDPBUSD at 2, or loads, whichever
-// binds) and its fixed cost per tile.
+namespace {
+// Estimated cycles per output pixel to store a panel's blocks whose channels are not contiguous
+// (kernel-wise panels between other panels' channels): per output window (channel_windows) one
+// masked store, after a permute from registers where the ISA has them (blocks of 1-2 vectors), else
+// after an expand-load from the tile buffer that such blocks are first stored into. Fitted on 64@56
+// W1A1 with 1- and 2-bit channels interleaved: about 3 cycles per window permuted, 4 through the
+// buffer.
+double scatter_cost(const std::vector<int>& chans, const KernelInfo& k, bool permute_windows) {
+  const int nr = k.nr();
+  double cost = 0;
+  for (size_t b = 0; b < chans.size(); b += size_t(nr)) {
+    const size_t e = std::min(chans.size(), b + size_t(nr));
+    if (chans[e - 1] - chans[b] == int(e - b) - 1) continue;  // contiguous: stored directly
+    const int windows = channel_windows(chans.data() + b, int(e - b), 0, nullptr, nullptr, nullptr);
+    cost += permute_windows && k.nv <= 2 ? 3.0 * windows : 2.0 * k.nv + 4.0 * windows;
+  }
+  return cost;
+}
+}  // namespace
+
+// The channel tile for a panel of output channels `chans` (ascending): the variant with the fewest
+// estimated cycles per output pixel, counting the lanes wasted on padded channels, the tile's step
+// cost (vector ops at 4 per cycle, isa.pair_ops per plane pair, VPDPBUSD at 2, or loads, whichever
+// binds), its fixed cost per tile and the stores of blocks whose channels are spread (scatter_cost).
 // Tiles that would spill accumulators are not in the table.
-KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, int channels, bool int8, double* cost) const {
+KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, const std::vector<int>& chans, bool int8,
+                                     double* cost) const {
+  const int channels = int(chans.size());
   const int A = int8 ? 1 : spec_.a_bits, B = int8 ? 1 : bits;
   const int steps = red_taps_ * (int8 ? kc8_ : kc32_);
   KernelInfo best;
@@ -97,7 +119,7 @@ KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, int channels, 
     const double ops = int8 ? (k.mr * nv + k.mr) / 2.0 : (isa.pair_ops * B * A * k.mr * nv + A * k.mr) / 4.0;
     const double loads = B * nv / (panel_bytes <= 32768 ? 2.0 : 0.5) + A * k.mr / 2.0;
     const double per_tile = steps * std::max(ops, loads) + 40.0 + 3.0 * k.mr * nv * (B + A);
-    const double c = blocks * per_tile / k.mr;
+    const double c = blocks * per_tile / k.mr + scatter_cost(chans, k, isa.permute_windows);
     if (nv == spec_.force_nv) {
       best = k, best_cost = c;
       break;
@@ -108,20 +130,6 @@ KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, int channels, 
   *cost = best_cost;
   return best;
 }
-
-namespace {
-// Output windows a panel's blocks are stored through (channel_windows), over all its blocks; a
-// block of contiguous channels is stored directly.
-int store_windows(const std::vector<int>& chans, int nr) {
-  int windows = 0;
-  for (size_t b = 0; b < chans.size(); b += size_t(nr)) {
-    const size_t e = std::min(chans.size(), b + size_t(nr));
-    if (chans[e - 1] - chans[b] != int(e - b) - 1)
-      windows += channel_windows(chans.data() + b, int(e - b), 0, nullptr, nullptr, nullptr);
-  }
-  return windows;
-}
-}  // namespace
 
 // Panels of one group: its channels by weight bits (ascending) are split into runs of consecutive
 // bit counts, each run one panel at its highest bits (lower-bit weights are exact there: signed and
@@ -151,14 +159,14 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
     std::sort(chans.begin(), chans.end());
     Run r;
     r.bits = bits;
-    r.k = choose_kernel(isa, bits, int(chans.size()), false, &r.cost);
+    r.k = choose_kernel(isa, bits, chans, false, &r.cost);
     // The int8 kernels need weights that fit int8 (not 8-bit odd levels) and codes their ISA takes;
     // their result needs no code-sum term.
     bool int8 = isa.int8_kernel && s.force_int8 >= 0 && s.a_bits <= isa.int8_max_a_bits;
     for (size_t i = 0; int8 && i < chans.size(); ++i) int8 = fits_int8[size_t(chans[i])];
     double cost8 = 0;
     KernelInfo k8;
-    if (int8) k8 = choose_kernel(isa, bits, int(chans.size()), true, &cost8);
+    if (int8) k8 = choose_kernel(isa, bits, chans, true, &cost8);
     // Against int8, bit-serial tiles with several accumulator classes on a multi-tap reduction count
     // 13% more: they walk it as a loop over words inside a loop over taps (bitserial-tile.h), and on
     // ResNet-18's 3x3 layers at W2A3, W3A2, W1A5 and W5A1 the int8 tiles ran 4-16% faster (one 39%)
@@ -166,9 +174,6 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
     // bit-serial tiles against each other, match the op counts.
     const double vs_int8 = bits + s.a_bits > 2 && red_taps_ > 1 && !row_windows_ ? 1.13 : 1.0;
     if (int8 && (s.force_int8 > 0 || cost8 < r.cost * vs_int8)) r.int8 = true, r.k = k8, r.cost = cost8;
-    // Scattered channels go through the tile buffer and one masked store per window and pixel.
-    const int windows = store_windows(chans, r.k.nr());
-    if (windows) r.cost += 2.0 * r.k.nv * ((chans.size() + r.k.nr() - 1) / r.k.nr()) + 4.0 * windows;
     r.chans = std::move(chans);
     return r;
   };

@@ -72,7 +72,7 @@ class ConvLayer {
   const std::vector<Panel>& panels_for(const IsaImpl& isa);
   // The fastest channel tile by estimated cycles per output pixel (*cost), for `bits`-bit weights on
   // bit-planes or, with int8, on the ISA's int8 kernels.
-  KernelInfo choose_kernel(const IsaImpl& isa, int bits, int channels, bool int8, double* cost) const;
+  KernelInfo choose_kernel(const IsaImpl& isa, int bits, const std::vector<int>& chans, bool int8, double* cost) const;
   ActQuant act_quant() const;  // the activation quantizer in float32, for float input
   int64_t packed_weight_bytes(const IsaImpl& isa);
   bool is_depthwise() const { return depthwise_; }

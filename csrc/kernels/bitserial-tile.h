@@ -51,11 +51,38 @@ struct RunConsts {
   int win_src[bitconv::kMaxNR];
 };
 
+// Stores a whole pixel tile of a block of at most 2 vectors whose channels are spread over the
+// output row (V::kPermuteWindows: V has window_index, store_window_regs, to_f32 and f32_bits): per
+// window, its lanes permuted out of the pixel's two result vectors (one two-source permute) and
+// stored under its mask. Runs in a tile variant of its own
+// (bitserial_tile<..., true>): as a branch of the common tile it slowed uniform-bit layers by 4-9%
+// (W1A2 on 64@56 and 128@28), and out of line the results went through memory and the gain was
+// lost. Blocks of 3-4 vectors keep the tile buffer: 24 results live through the window loop ran
+// 15% slower than the buffer on 128@28 W1/2A1 (2 permutes per window: 25%). A template, so that
+// ISAs without the hooks never instantiate it.
+template <class VT, int MR, int NV>
+inline void store_permuted(const RunConsts& k, typename VT::reg (&x)[MR][NV], const int64_t* out_at) {
+  if (k.out_kind != bitconv::OUT_INT32)
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) x[m][v] = VT::f32_bits(VT::to_f32(x[m][v], k.scale + v * VT::L, k.bias + v * VT::L));
+  int32_t* const out = static_cast<int32_t*>(k.out);
+  const int windows = k.windows;
+  for (int i = 0; i < windows; ++i) {
+    const uint32_t mask = k.win_mask[i];
+    const typename VT::reg idx = VT::window_index(mask, k.win_src[i]);
+    int32_t* const dst = out + k.win_off[i];
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) VT::store_window_regs(dst + out_at[m], mask, idx, x[m][0], x[m][NV - 1]);
+  }
+}
+
 // One tile: pixels p0 .. p0 + mr - 1 of the run (the first at output row oh0, column ow0), whose
 // window bases are a_ptr (entries past mr repeat a valid one). Kept out of line so the run loop's
 // scalars are not live through the reduction: they would spill into vector registers and push
 // accumulators out of them.
-template <int B, int A, int MR, int NV>
+template <int B, int A, int MR, int NV, bool Permuted = false>
 __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t* const* a_in, int mr, int64_t p0,
                                               int oh0, int ow0) {
   using R = typename V::reg;
@@ -155,6 +182,15 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
     }
     return;
   }
+  if constexpr (Permuted) {  // a whole tile of spread channels, permuted from registers
+    R x[MR][NV];
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) x[m][v] = result(m, v);
+    store_permuted<V, MR, NV>(k, x, out_at);
+    return;
+  }
   alignas(64) int32_t buf[MR][NV * L];
   // Fully unrolled with guards instead of early exits, so acc[][][] never needs a memory copy.
 #pragma GCC unroll 8
@@ -218,6 +254,7 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
   k.out_off = r.out_off;
   k.out_stride = r.out_stride;
   k.windows = k.direct ? 0 : bitconv::channel_windows(b.ch_off, b.nr, k.ch0, k.win_off, k.win_mask, k.win_src);
+  const bool permuted = !k.direct;  // whole pixel tiles through store_permuted (NV <= 2)
   const uint32_t* const act = r.act;
   const int64_t row_step = r.row_step, col_step = r.col_step, pix_end = r.pix_end;
   const int wo = r.wo;
@@ -233,6 +270,13 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
         if (++ow == wo) ow = 0, ++oh;
       } else {  // past the run's end: repeat a valid pixel, results are not stored
         a_ptr[m] = a_ptr[0];
+      }
+    }
+    if constexpr (V::kPermuteWindows && NV <= 2) {
+      if (permuted && mr == MR) {
+        bitserial_tile<B, A, MR, NV, true>(k, a_ptr, mr, p, oh0, ow0);
+        p += mr;
+        continue;
       }
     }
     bitserial_tile<B, A, MR, NV>(k, a_ptr, mr, p, oh0, ow0);

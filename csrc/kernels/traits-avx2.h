@@ -52,6 +52,7 @@ struct V {
     else
       _mm256_maskstore_ps(dst, mask(n), y);
   }
+  static constexpr bool kPermuteWindows = false;  // spread channels through the tile buffer
   // Stores src[0], src[1], ... at the positions of the set bits of mask (16 positions from dst).
   static void store_window(int32_t* dst, uint32_t mask, const int32_t* src) {
     for (int k = 0; mask; ++k, mask >>= 1)

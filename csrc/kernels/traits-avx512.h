@@ -44,6 +44,18 @@ struct V {
     const __mmask16 k = __mmask16(mask);
     _mm512_mask_storeu_epi32(dst, k, _mm512_maskz_expandloadu_epi32(k, src));
   }
+  // Windows permuted from the tile's registers (bitserial-tile.h, store_permuted): lane j of a
+  // window takes lane idx[j] of the result vectors (lo, hi) and is stored under mask. window_index:
+  // the mask's lanes numbered first, first + 1, ...
+  static constexpr bool kPermuteWindows = true;
+  static reg f32_bits(__m512 f) { return _mm512_castps_si512(f); }
+  static reg window_index(uint32_t mask, int first) {
+    const reg iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    return _mm512_maskz_expand_epi32(__mmask16(mask), _mm512_add_epi32(iota, _mm512_set1_epi32(first)));
+  }
+  static void store_window_regs(int32_t* dst, uint32_t mask, reg idx, reg lo, reg hi) {
+    _mm512_mask_storeu_epi32(dst, __mmask16(mask), _mm512_permutex2var_epi32(lo, idx, hi));
+  }
 };
 
 // Float lanes for the depthwise kernel (exact small integers, see depthwise-row.h).

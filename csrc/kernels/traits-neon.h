@@ -55,6 +55,7 @@ struct V {
     if (n > 1) vst1q_lane_f32(dst + 1, y, 1);
     if (n > 2) vst1q_lane_f32(dst + 2, y, 2);
   }
+  static constexpr bool kPermuteWindows = false;  // spread channels through the tile buffer
   // Stores src[0], src[1], ... at the positions of the set bits of mask (16 positions from dst).
   static void store_window(int32_t* dst, uint32_t mask, const int32_t* src) {
     for (int k = 0; mask; ++k, mask >>= 1)

@@ -25,6 +25,7 @@ struct V {
   static void store_f32(float* dst, reg x, const double* scale, const double* bias, int n) {
     if (n > 0) *dst = float(double(int32_t(x)) * scale[0] + bias[0]);
   }
+  static constexpr bool kPermuteWindows = false;  // spread channels through the tile buffer
   // Stores src[0], src[1], ... at the positions of the set bits of mask (16 positions from dst).
   static void store_window(int32_t* dst, uint32_t mask, const int32_t* src) {
     for (int k = 0; mask; ++k, mask >>= 1)

@@ -79,18 +79,18 @@ ConvLayer::ConvLayer(ConvSpec spec, const int16_t* qweight) : spec_(std::move(sp
 namespace {
 // Estimated cycles per output pixel to store a panel's blocks whose channels are not contiguous
 // (kernel-wise panels between other panels' channels): per output window (channel_windows) one
-// masked store, after a permute from registers where the ISA has them (blocks of 1-2 vectors), else
-// after an expand-load from the tile buffer that such blocks are first stored into. Fitted on 64@56
+// masked store, after a permute from registers where the kernel has them (k.permuted_stores: AVX-512
+// blocks of 1-2 vectors), else after an expand-load from the tile buffer they are first stored into. Fitted on 64@56
 // W1A1 with 1- and 2-bit channels interleaved: about 3 cycles per window permuted, 4 through the
 // buffer.
-double scatter_cost(const std::vector<int>& chans, const KernelInfo& k, bool permute_windows) {
+double scatter_cost(const std::vector<int>& chans, const KernelInfo& k) {
   const int nr = k.nr();
   double cost = 0;
   for (size_t b = 0; b < chans.size(); b += size_t(nr)) {
     const size_t e = std::min(chans.size(), b + size_t(nr));
     if (chans[e - 1] - chans[b] == int(e - b) - 1) continue;  // contiguous: stored directly
     const int windows = channel_windows(chans.data() + b, int(e - b), 0, nullptr, nullptr, nullptr);
-    cost += permute_windows && k.nv <= 2 ? 3.0 * windows : 2.0 * k.nv + 4.0 * windows;
+    cost += k.permuted_stores ? 3.0 * windows : 2.0 * k.nv + 4.0 * windows;
   }
   return cost;
 }
@@ -119,7 +119,7 @@ KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, const std::vec
     const double ops = int8 ? (k.mr * nv + k.mr) / 2.0 : (isa.pair_ops * B * A * k.mr * nv + A * k.mr) / 4.0;
     const double loads = B * nv / (panel_bytes <= 32768 ? 2.0 : 0.5) + A * k.mr / 2.0;
     const double per_tile = steps * std::max(ops, loads) + 40.0 + 3.0 * k.mr * nv * (B + A);
-    const double c = blocks * per_tile / k.mr + scatter_cost(chans, k, isa.permute_windows);
+    const double c = blocks * per_tile / k.mr + scatter_cost(chans, k);
     if (nv == spec_.force_nv) {
       best = k, best_cost = c;
       break;
@@ -925,11 +925,10 @@ void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const
         d.out_pix_stride = s.cout;
       }
       isa.depthwise_row(d, int(oh));
-      uint8_t* const out8 = static_cast<uint8_t*>(out);
-      if (codes_out && out_nchw)
-        store_codes(isa, scratch, cp, sh.wo, s.cout, ra, out8 + img * s.cout * howo + oh * sh.wo, 1, col_off.data());
-      else if (codes_out)
-        store_codes(isa, scratch, cp, sh.wo, s.cout, ra, out8 + (img * howo + oh * sh.wo) * s.cout, s.cout, nullptr);
+      if (codes_out)
+        store_codes(isa, scratch, cp, sh.wo, s.cout, ra,
+                    static_cast<uint8_t*>(out) + img * s.cout * howo + oh * sh.wo * (out_nchw ? 1 : s.cout),
+                    out_nchw ? 1 : s.cout, out_nchw ? col_off.data() : nullptr);
       else if (out_nchw)
         isa.transpose_out(scratch, sh.wo, s.cout, cp, static_cast<int32_t*>(out) + img * s.cout * howo + oh * sh.wo,
                           col_off.data());

@@ -27,7 +27,7 @@ const std::vector<IsaImpl>& compiled_isas() {
 #if defined(BITCONV_BUILD_AVX512)
     const IsaImpl avx512{Isa::Avx512, "avx512", &bitserial_kernel_avx512, &pack_activations_avx512,
                          &quantize_row_avx512, &transpose_row_avx512, &transpose_out_avx512, &requantize_avx512,
-                         &depthwise_row_avx512, &depthwise_values_avx512, nullptr, 0, 3.0, true};
+                         &depthwise_row_avx512, &depthwise_values_avx512, nullptr, 0, 3.0};
     t.push_back(with_int8(avx512, Isa::Avx512Vnni, "avx512-vnni", &int8_kernel_avx512vnni, 8));
     t.push_back(avx512);
 #endif

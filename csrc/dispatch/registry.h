@@ -29,8 +29,6 @@ struct IsaImpl {
   int int8_max_a_bits;                 // activation bits the int8 kernels take (SDOT: signed codes)
   double pair_ops;  // vector ops per plane pair and lane vector in the bit-serial kernels (cost model;
                     // avx2: 14, fitted to its measured popcount rate against VPDPBUSD ymm)
-  bool permute_windows = false;  // kernels store spread channels by permutes from registers
-                                 // (V::kPermuteWindows), not through a tile buffer
 };
 
 // ISAs compiled into this build, best first.

@@ -44,7 +44,8 @@ struct RunConsts {
   const int64_t* corr_col;
   int64_t out_off, out_stride;
   // Channels spread over the output row (a kernel-wise panel's channels between other panels'):
-  // windows of 16 output positions, each stored with one masked expand-store where the ISA has it.
+  // windows of 16 output positions, each stored under its mask (store_permuted, or V::store_window
+  // from the tile buffer).
   int windows;
   int64_t win_off[bitconv::kMaxNR];
   uint32_t win_mask[bitconv::kMaxNR];
@@ -224,6 +225,11 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
   }
 }
 
+// Tiles of NV vectors whose spread channels store_permuted stores (the cost model reads it from
+// KernelInfo::permuted_stores).
+template <int NV>
+constexpr bool kPermutedStores = V::kPermuteWindows && NV <= 2;
+
 // The kernel: walks the run in tiles of MR pixels.
 template <int B, int A, int MR, int NV>
 void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
@@ -254,7 +260,6 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
   k.out_off = r.out_off;
   k.out_stride = r.out_stride;
   k.windows = k.direct ? 0 : bitconv::channel_windows(b.ch_off, b.nr, k.ch0, k.win_off, k.win_mask, k.win_src);
-  const bool permuted = !k.direct;  // whole pixel tiles through store_permuted (NV <= 2)
   const uint32_t* const act = r.act;
   const int64_t row_step = r.row_step, col_step = r.col_step, pix_end = r.pix_end;
   const int wo = r.wo;
@@ -272,8 +277,8 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
         a_ptr[m] = a_ptr[0];
       }
     }
-    if constexpr (V::kPermuteWindows && NV <= 2) {
-      if (permuted && mr == MR) {
+    if constexpr (kPermutedStores<NV>) {  // spread channels, whole tiles: store_permuted
+      if (!k.direct && mr == MR) {
         bitserial_tile<B, A, MR, NV, true>(k, a_ptr, mr, p, oh0, ow0);
         p += mr;
         continue;
@@ -296,6 +301,7 @@ constexpr bitconv::KernelInfo make_info() {
   k.mr = mr;
   k.nv = NV;
   k.lanes = V::L;
+  k.permuted_stores = kPermutedStores<NV>;
   return k;
 }
 

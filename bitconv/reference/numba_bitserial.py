@@ -32,7 +32,8 @@ import numbers
 
 import numpy as np
 
-from .int64 import _check_a_bits, _check_a_encoding, _pair, output_size
+from ..geometry import output_size
+from .int64 import _check_a_bits, _check_a_encoding, _pair
 
 __all__ = ["conv2d_numba"]
 

@@ -454,6 +454,28 @@ bool pack_wide(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int cg,
   }
   return seen != 0;
 }
+// One group of at most 64 channels per pixel (one word per plane), the plane loop unrolled.
+template <int A>
+bool pack_narrow(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int cg, int, uint64_t* dst,
+                 int64_t dst_pix_stride, int32_t* rowsum) {
+  const __m512i high = _mm512_set1_epi8(char(0xff << A));
+  const __mmask64 m = cg >= 64 ? ~__mmask64(0) : ((__mmask64(1) << cg) - 1);
+  __mmask64 seen = 0;
+  for (int64_t x = 0; x < npix; ++x) {
+    const __m512i q = _mm512_maskz_loadu_epi8(m, src + x * src_pix_stride);
+    seen |= _mm512_test_epi8_mask(q, high);
+    uint64_t* d = dst + x * dst_pix_stride;
+    int64_t sum = 0;
+#pragma GCC unroll 8
+    for (int j = 0; j < A; ++j) {
+      const __mmask64 word = _mm512_test_epi8_mask(q, _mm512_set1_epi8(char(1 << j)));
+      _store_mask64(reinterpret_cast<__mmask64*>(d + j), word);
+      sum += int64_t(_mm_popcnt_u64(word)) << j;
+    }
+    rowsum[x] = int32_t(sum);
+  }
+  return seen != 0;
+}
 }  // namespace
 
 namespace bitconv {
@@ -465,33 +487,22 @@ bool pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t
   if (cg < 16)  // tiny groups (depthwise): per-code work dominates, nothing to vectorise here
     return pack_activations_scalar(src, src_pix_stride, npix, channels, groups, a_bits, kw64, dst,
                                    dst_pix_stride, rowsum);
+  using Packer = bool (*)(const uint8_t*, int64_t, int64_t, int, int, uint64_t*, int64_t, int32_t*);
+  if (groups == 1 && kw64 == 1) {  // the common case (<= 64 channels per pixel)
+    static constexpr Packer narrow[8] = {&pack_narrow<1>, &pack_narrow<2>, &pack_narrow<3>, &pack_narrow<4>,
+                                         &pack_narrow<5>, &pack_narrow<6>, &pack_narrow<7>, &pack_narrow<8>};
+    return narrow[a_bits - 1](src, src_pix_stride, npix, cg, kw64, dst, dst_pix_stride, rowsum);
+  }
+  if (groups == 1) {
+    static constexpr Packer wide[8] = {&pack_wide<1>, &pack_wide<2>, &pack_wide<3>, &pack_wide<4>,
+                                       &pack_wide<5>, &pack_wide<6>, &pack_wide<7>, &pack_wide<8>};
+    return wide[a_bits - 1](src, src_pix_stride, npix, cg, kw64, dst, dst_pix_stride, rowsum);
+  }
   const __m512i high = _mm512_set1_epi8(char(0xff << a_bits));
   __mmask64 seen = 0;  // codes with bits at or above a_bits
   // The code sum comes from the plane words themselves: sum_j 2^j popcount(plane j).
   __m512i bit[8];
   for (int j = 0; j < 8; ++j) bit[j] = _mm512_set1_epi8(char(1 << j));
-  if (groups == 1 && kw64 == 1) {  // the common case (<= 64 channels per pixel), kept tight
-    const __mmask64 m = cg >= 64 ? ~__mmask64(0) : ((__mmask64(1) << cg) - 1);
-    for (int64_t x = 0; x < npix; ++x) {
-      const __m512i q = _mm512_maskz_loadu_epi8(m, src + x * src_pix_stride);
-      seen |= _mm512_test_epi8_mask(q, high);
-      uint64_t* d = dst + x * dst_pix_stride;
-      int64_t sum = 0;
-      for (int j = 0; j < a_bits; ++j) {
-        const __mmask64 word = _mm512_test_epi8_mask(q, bit[j]);
-        _store_mask64(reinterpret_cast<__mmask64*>(d + j), word);
-        sum += int64_t(_mm_popcnt_u64(word)) << j;
-      }
-      rowsum[x] = int32_t(sum);
-    }
-    return seen != 0;
-  }
-  if (groups == 1) {
-    using Wide = bool (*)(const uint8_t*, int64_t, int64_t, int, int, uint64_t*, int64_t, int32_t*);
-    static constexpr Wide wide[8] = {&pack_wide<1>, &pack_wide<2>, &pack_wide<3>, &pack_wide<4>,
-                                     &pack_wide<5>, &pack_wide<6>, &pack_wide<7>, &pack_wide<8>};
-    return wide[a_bits - 1](src, src_pix_stride, npix, cg, kw64, dst, dst_pix_stride, rowsum);
-  }
   for (int64_t x = 0; x < npix; ++x) {
     const uint8_t* s = src + x * src_pix_stride;
     uint64_t* d = dst + x * dst_pix_stride;

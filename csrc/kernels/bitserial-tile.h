@@ -142,20 +142,33 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
   int64_t out_at[MR];
   uint32_t qterm[MR];
   {
+    // Addresses advanced by adding strides, not multiplied per pixel: this setup is most of a
+    // tile's fixed cost, which short reductions (1x1 layers of few channels) pay per few steps.
     const uint32_t qcoef = k.qcoef;
-    const int32_t* const qsum = k.qsum;
-    const int64_t qsum_stride = k.qsum_stride, ch0 = k.ch0, out_off = k.out_off, out_stride = k.out_stride;
-    const int32_t* const corr_base = k.corr_base;
-    const int64_t* const corr_row = k.corr_row;
-    const int64_t* const corr_col = k.corr_col;
-    const int wo = k.wo;
-    int oh = oh0, ow = ow0;
+    const int64_t qsum_stride = k.qsum_stride, out_stride = k.out_stride;
+    const int32_t* qp = k.qsum + p0 * qsum_stride;
+    int64_t at = k.out_off + p0 * out_stride + k.ch0;
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
-      if (V::kCodeSums) qterm[m] = m < mr ? qcoef * uint32_t(qsum[(p0 + m) * qsum_stride]) : 0;
-      corr[m] = m < mr && corr_base ? corr_base + corr_row[oh] + corr_col[ow] : nullptr;
-      out_at[m] = out_off + (p0 + m) * out_stride + ch0;
-      if (++ow == wo) ow = 0, ++oh;
+      if (V::kCodeSums) qterm[m] = m < mr ? qcoef * uint32_t(*qp) : 0;
+      out_at[m] = at;
+      qp += qsum_stride;
+      at += out_stride;
+    }
+    const int32_t* const corr_base = k.corr_base;
+    if (corr_base) {  // border corrections (zero point, binary codes): rows and columns walked
+      const int64_t* const corr_row = k.corr_row;
+      const int64_t* const corr_col = k.corr_col;
+      const int wo = k.wo;
+      int oh = oh0, ow = ow0;
+#pragma GCC unroll 8
+      for (int m = 0; m < MR; ++m) {
+        corr[m] = m < mr ? corr_base + corr_row[oh] + corr_col[ow] : nullptr;
+        if (++ow == wo) ow = 0, ++oh;
+      }
+    } else {
+#pragma GCC unroll 8
+      for (int m = 0; m < MR; ++m) corr[m] = nullptr;
     }
   }
   // The value of pixel m, vector v: classes combined, corrections applied.

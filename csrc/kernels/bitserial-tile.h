@@ -282,12 +282,19 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
     const int mr = pix_end - p < MR ? int(pix_end - p) : MR;
     const int oh0 = oh, ow0 = ow;
     const uint32_t* a_ptr[MR];
-    for (int m = 0; m < MR; ++m) {
-      if (m < mr) {
-        a_ptr[m] = act + oh * row_step + ow * col_step;
-        if (++ow == wo) ow = 0, ++oh;
-      } else {  // past the run's end: repeat a valid pixel, results are not stored
-        a_ptr[m] = a_ptr[0];
+    if (mr == MR && ow + MR < wo) {  // a whole tile inside one output row: pointers a step apart
+      const uint32_t* a = act + oh * row_step + ow * col_step;
+#pragma GCC unroll 8
+      for (int m = 0; m < MR; ++m) a_ptr[m] = a + m * col_step;
+      ow += MR;
+    } else {
+      for (int m = 0; m < MR; ++m) {
+        if (m < mr) {
+          a_ptr[m] = act + oh * row_step + ow * col_step;
+          if (++ow == wo) ow = 0, ++oh;
+        } else {  // past the run's end: repeat a valid pixel, results are not stored
+          a_ptr[m] = a_ptr[0];
+        }
       }
     }
     if constexpr (kPermutedStores<NV>) {  // spread channels, whole tiles: store_permuted

@@ -145,14 +145,14 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
     // Addresses advanced by adding strides, not multiplied per pixel: this setup is most of a
     // tile's fixed cost, which short reductions (1x1 layers of few channels) pay per few steps.
     const uint32_t qcoef = k.qcoef;
+    const int32_t* const qsum = k.qsum;  // null for int8 panels: offsets, not pointers, walk it
     const int64_t qsum_stride = k.qsum_stride, out_stride = k.out_stride;
-    const int32_t* qp = k.qsum + p0 * qsum_stride;
-    int64_t at = k.out_off + p0 * out_stride + k.ch0;
+    int64_t qo = p0 * qsum_stride, at = k.out_off + p0 * out_stride + k.ch0;
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
-      if (V::kCodeSums) qterm[m] = m < mr ? qcoef * uint32_t(*qp) : 0;
+      if (V::kCodeSums) qterm[m] = m < mr ? qcoef * uint32_t(qsum[qo]) : 0;
       out_at[m] = at;
-      qp += qsum_stride;
+      qo += qsum_stride;
       at += out_stride;
     }
     const int32_t* const corr_base = k.corr_base;

@@ -307,25 +307,41 @@ void store_codes(const IsaImpl& isa, const int32_t* src, int64_t src_stride, int
   }
 }
 
+// out[x] = sum over i < taps of rows[i * step + x], for x < n: in passes of up to 3 rows, which
+// vectorise (a tap loop inside the x loop does not: 5x slower); one pass per row cost about 3% of a
+// W1A1 call on 64@56.
+void vertical_sums(const int32_t* __restrict rows, int64_t step, int taps, int64_t n, int32_t* __restrict out) {
+  const int32_t* __restrict r1 = rows + step;
+  const int32_t* __restrict r2 = rows + 2 * step;
+  if (taps >= 3)
+    for (int64_t x = 0; x < n; ++x) out[x] = rows[x] + r1[x] + r2[x];
+  else if (taps == 2)
+    for (int64_t x = 0; x < n; ++x) out[x] = rows[x] + r1[x];
+  else
+    for (int64_t x = 0; x < n; ++x) out[x] = rows[x];
+  for (int i = 3; i < taps; i += 2) {
+    const int32_t* __restrict a = rows + i * step;
+    const int32_t* __restrict b = a + step;
+    if (i + 1 < taps)
+      for (int64_t x = 0; x < n; ++x) out[x] += a[x] + b[x];
+    else
+      for (int64_t x = 0; x < n; ++x) out[x] += a[x];
+  }
+}
+
 // One packed row's code sums over each output column's kw taps, from the packer's per-pixel sums
 // (out[ow * G + g]); vertical_sums then adds kh of these rows per output row. A function of plain
 // values, so no store can alias a bound and the loops vectorise.
 void column_window_sums(const int32_t* __restrict pix, int kw, int sw, int dw, int G, int wo, int32_t* __restrict out) {
-  if (G == 1 && kw == 3 && sw == 1) {  // 3-wide kernels in one pass (here and in vertical_sums): a pass
-    // per tap cost about 3% of a W1A1 call on 64@56
-    const int32_t* __restrict c1 = pix + dw;
-    const int32_t* __restrict c2 = pix + 2 * int64_t(dw);
-    for (int ow = 0; ow < wo; ++ow) out[ow] = pix[ow] + c1[ow] + c2[ow];
+  if (sw == 1) {  // tap j of every column is the row shifted by j * dw pixels: a sum of shifted rows
+    vertical_sums(pix, int64_t(dw) * G, kw, int64_t(wo) * G, out);
     return;
   }
-  if (G == 1) {
+  if (G == 1) {  // strided: a pass per tap (the loop below, per column, ran 1 us slower on 64>128 3x3/2 @56)
     for (int ow = 0; ow < wo; ++ow) out[ow] = pix[int64_t(ow) * sw];
     for (int j = 1; j < kw; ++j) {
       const int32_t* __restrict c = pix + int64_t(j) * dw;
-      if (sw == 1)
-        for (int ow = 0; ow < wo; ++ow) out[ow] += c[ow];
-      else
-        for (int ow = 0; ow < wo; ++ow) out[ow] += c[int64_t(ow) * sw];
+      for (int ow = 0; ow < wo; ++ow) out[ow] += c[int64_t(ow) * sw];
     }
     return;
   }
@@ -335,21 +351,6 @@ void column_window_sums(const int32_t* __restrict pix, int kw, int sw, int dw, i
       for (int j = 0; j < kw; ++j) sum += pix[(int64_t(ow) * sw + int64_t(j) * dw) * G + g];
       out[int64_t(ow) * G + g] = sum;
     }
-}
-
-// out[x] = sum over i < taps of rows[i * step + x], for x < n.
-void vertical_sums(const int32_t* __restrict rows, int64_t step, int taps, int64_t n, int32_t* __restrict out) {
-  if (taps == 3) {
-    const int32_t* __restrict r1 = rows + step;
-    const int32_t* __restrict r2 = rows + 2 * step;
-    for (int64_t x = 0; x < n; ++x) out[x] = rows[x] + r1[x] + r2[x];
-    return;
-  }
-  for (int64_t x = 0; x < n; ++x) out[x] = rows[x];
-  for (int i = 1; i < taps; ++i) {
-    const int32_t* __restrict r = rows + i * step;
-    for (int64_t x = 0; x < n; ++x) out[x] += r[x];
-  }
 }
 
 // True if every code of uint8 input row (img, y) is below 2^a_bits.

@@ -101,8 +101,6 @@ class ConvPlan:
         self._checked_shapes = {}  # validated input shapes -> result shapes (conv2d)
         # Plain ints: conv2d reads them per call, and the weights are read-only.
         self._cout, self._cin = int(qweight.shape[0]), int(qweight.shape[1]) * groups
-        # The activation quantizer, for a previous layer's conv2d(..., out="codes", next_plan=self).
-        self._out_quant = (float(a_scale), int(a_zero_point), int(a_bits), a_encoding == "binary")
         for arr in (self.qweight, self.w_scale, self.w_bits, self.bias):
             arr.setflags(write=False)
         self._native = _native.ConvLayer(
@@ -366,7 +364,7 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
     # uint8 codes >= 2^a_bits are refused by the native pass, which checks them as it packs.
     if out == "codes":
         result = np.empty(result_shape, _UINT8)
-        plan._native.forward(x, nhwc, result, not nhwc, threads, next_plan._out_quant)
+        plan._native.forward(x, nhwc, result, not nhwc, threads, next_plan._native)
         return result
     result = np.empty(result_shape, _INT32 if out == "int32" else _FLOAT32)
     plan._native.forward(x, nhwc, result, not nhwc, threads)

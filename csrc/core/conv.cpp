@@ -507,10 +507,10 @@ std::shared_ptr<const ConvLayer::RequantSet> ConvLayer::requant_tables(const Isa
   }
   auto set = std::make_shared<RequantSet>();
   if (depthwise_) {
-    set->emplace_back(dw_scale_.data(), dw_bias_.data(), int(dw_cpad_), int(dw_cpad_) + 16, q);
+    set->emplace_back(dw_scale_.data(), dw_bias_.data(), int(dw_cpad_), q);
   } else {
     for (const Panel& p : panels_for(isa))
-      set->emplace_back(p.scale.data(), p.bias.data(), int(p.scale.size()), int(p.scale.size()) + 16, q);
+      set->emplace_back(p.scale.data(), p.bias.data(), int(p.scale.size()), q);
   }
   std::lock_guard<std::mutex> lock(requant_mutex_);
   if (requant_.size() >= 16) requant_.clear();  // many quantizers: keep memory bounded
@@ -523,8 +523,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   const ConvSpec& s = spec_;
   const ConvShape sh = shape_for(n, h, w);
   const IsaImpl& isa = active_isa();
-  const bool codes_out = out_kind == OUT_CODES;
-  if (codes_out && !out_quant) throw std::invalid_argument("codes output needs the next layer's quantizer");
+  const bool codes_out = out_quant != nullptr;
   if (depthwise_) {
     forward_depthwise(isa, in, sh, out, out_kind, out_nchw, threads, out_quant);
     return;
@@ -860,7 +859,7 @@ void ConvLayer::setup_depthwise() {
 
 void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const ConvShape& sh, void* out,
                                   int out_kind, bool out_nchw, int threads, const ActQuant* out_quant) {
-  const bool codes_out = out_kind == OUT_CODES;
+  const bool codes_out = out_quant != nullptr;
   const ConvSpec& s = spec_;
   const int n = sh.n, h = sh.h, w = sh.w;
   const int64_t wp = w + 2 * s.pw, cp = dw_cpad_;

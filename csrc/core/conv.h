@@ -53,9 +53,9 @@ class ConvLayer {
 
   // in: [n][cin][h][w] through its strides; codes must be < 2^a_bits (float input is quantized in
   // the same pass that transposes and packs it; NaN throws std::invalid_argument).
-  // out: contiguous int32 (OUT_INT32), float32 (OUT_FLOAT) or uint8 codes (OUT_CODES: the float
-  // values quantized with *out_quant, the next layer's quantizer), [n][ho][wo][cout] or, with
-  // out_nchw, [n][cout][ho][wo].
+  // out: contiguous int32 (out_kind OUT_INT32) or float32 (OUT_FLOAT) or, when out_quant is given,
+  // uint8 codes (the float values quantized with *out_quant, the next layer's quantizer; out_kind is
+  // then not read), [n][ho][wo][cout] or, with out_nchw, [n][cout][ho][wo].
   void forward(const ConvInput& in, int n, int h, int w, void* out, int out_kind, bool out_nchw,
                int threads, const ActQuant* out_quant = nullptr);
 

@@ -32,8 +32,9 @@ namespace bitconv {
 constexpr int kMaxMR = 8;      // largest pixel tile any kernel uses
 constexpr int kMaxNR = 64;     // largest channel tile any kernel uses
 
-// OUT_CODES is the driver's: its kernels write OUT_INT32 into a tile that it then requantizes.
-enum OutKind : int { OUT_INT32 = 0, OUT_FLOAT = 1, OUT_CODES = 2 };
+// What the kernels store. Codes output is the driver's: its kernels store int32 into a tile that it
+// then requantizes.
+enum OutKind : int { OUT_INT32 = 0, OUT_FLOAT = 1 };
 
 // Constant for one channel block of one weight panel.
 struct BlockArgs {

@@ -7,8 +7,8 @@
 
 namespace bitconv {
 
-RequantTables::RequantTables(const double* scale, const double* bias, int n, int padded, const ActQuant& q)
-    : m(size_t(padded), 0.0f), c(size_t(padded), 0.0f), t(size_t(padded), 0.0f) {
+RequantTables::RequantTables(const double* scale, const double* bias, int n, const ActQuant& q)
+    : m(size_t(n)), c(size_t(n)), t(size_t(n)) {
   const double s = q.binary ? 1.0 : double(q.scale);
   for (int k = 0; k < n; ++k) {
     const double mk = scale[k] / s, ck = bias[k] / s;

@@ -44,10 +44,11 @@ struct RequantArgs {
   ActQuant q;            // the next layer's quantizer
 };
 
-// The constants for channels with these scales and biases (n of them), padded with zeros to `padded`.
+// The constants for n channels with these scales and biases. Callers pass their padded channel
+// arrays (whole vectors: the vector paths load whole vectors of constants).
 struct RequantTables {
   std::vector<float> m, c, t;
-  RequantTables(const double* scale, const double* bias, int n, int padded, const ActQuant& q);
+  RequantTables(const double* scale, const double* bias, int n, const ActQuant& q);
 };
 
 // dst[p * dst_stride + k] = code of src[p * src_stride + k], for p < pixels and k < nr.

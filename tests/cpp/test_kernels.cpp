@@ -308,17 +308,19 @@ void run_case(const Case& c) {
     next.scale = ties_for_codes(c) ? 0x1p-6f : std::ldexp(1.0f, std::ilogb(std::max(top, 1e-6)) - bits + 2);
   }
   const char* kind_names[] = {" int32", " float", " codes"};
+  const int kCodes = 2;  // forward() with the next layer's quantizer
 
   for (const bitconv::IsaImpl& isa : bitconv::available_isas()) {
     bitconv::set_active_isa(isa.name);
-    for (int kind : {bitconv::OUT_INT32, bitconv::OUT_FLOAT, bitconv::OUT_CODES}) {
+    for (int kind : {int(bitconv::OUT_INT32), int(bitconv::OUT_FLOAT), kCodes}) {
       for (bool nchw : {false, true}) {
         // Sentinel-filled output, one guard element past the end (codes: bytes, guard byte `total`).
         std::vector<uint32_t> out(total + 1, 0xdeadbeefu);
         const uint8_t* out8 = reinterpret_cast<const uint8_t*>(out.data());
         std::string what = c.describe() + " isa=" + isa.name + kind_names[kind] + (nchw ? " NCHW" : " NHWC");
         try {
-          layer->forward(d.input, c.n, c.h, c.w, out.data(), kind, nchw, c.threads, &next);
+          layer->forward(d.input, c.n, c.h, c.w, out.data(), kind == kCodes ? bitconv::OUT_INT32 : kind, nchw,
+                         c.threads, kind == kCodes ? &next : nullptr);
         } catch (const std::exception& e) {
           check(false, what + ": forward threw: " + e.what());
           continue;
@@ -333,7 +335,7 @@ void run_case(const Case& c) {
                 bool ok;
                 if (kind == bitconv::OUT_INT32) {
                   ok = int32_t(out[oi]) == ref[ri];
-                } else if (kind == bitconv::OUT_CODES) {
+                } else if (kind == kCodes) {
                   ok = out8[oi] == expected_code(expected_float(ref[ri], d.scale[size_t(k)], d.bias[size_t(k)]), next);
                 } else {
                   float got;
@@ -343,7 +345,7 @@ void run_case(const Case& c) {
                 if (!ok && bad++ == 0) first = ri;
               }
         const uint8_t sentinel_byte = uint8_t(0xdeadbeefu >> (8 * (total % 4)));  // little-endian
-        if (kind == bitconv::OUT_CODES ? out8[total] != sentinel_byte : out[total] != 0xdeadbeefu) {
+        if (kind == kCodes ? out8[total] != sentinel_byte : out[total] != 0xdeadbeefu) {
           check(false, what + ": wrote past the end of the output");
           continue;
         }
@@ -356,7 +358,7 @@ void run_case(const Case& c) {
           if (kind == bitconv::OUT_INT32)
             std::snprintf(buf, sizeof buf, ": %zu of %zu wrong, first at n=%zu oh=%zu ow=%zu k=%zu: got %d want %lld",
                           bad, total, img, oh, ow, k, int32_t(out[oi]), (long long)ref[first]);
-          else if (kind == bitconv::OUT_CODES)
+          else if (kind == kCodes)
             std::snprintf(buf, sizeof buf, ": %zu of %zu wrong, first at n=%zu oh=%zu ow=%zu k=%zu: got code %d want %d",
                           bad, total, img, oh, ow, k, int(out8[oi]),
                           int(expected_code(expected_float(ref[first], d.scale[k], d.bias[k]), next)));

@@ -80,9 +80,9 @@ namespace {
 // Estimated cycles per output pixel to store a panel's blocks whose channels are not contiguous
 // (kernel-wise panels between other panels' channels): per output window (channel_windows) one
 // masked store, after a permute from registers where the kernel has them (k.permuted_stores: AVX-512
-// blocks of 1-2 vectors), else after an expand-load from the tile buffer they are first stored into. Fitted on 64@56
-// W1A1 with 1- and 2-bit channels interleaved: about 3 cycles per window permuted, 4 through the
-// buffer.
+// bit-serial blocks of 1-2 vectors), else after an expand-load from the tile buffer, whose stores
+// (2 cycles per vector) come first. Fitted on 64@56 W1A1 with 1- and 2-bit channels interleaved:
+// about 3 cycles per window permuted, 4 through the buffer.
 double scatter_cost(const std::vector<int>& chans, const KernelInfo& k) {
   const int nr = k.nr();
   double cost = 0;
@@ -798,12 +798,12 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     // NCHW or codes output: tiles are written channels-last into a per-thread scratch (cache-line
     // aligned, so transpose_out reads whole lines), in the smallest chunks whose ends are multiples
     // of the tile height and of 16 (tiles stay whole, transposed blocks aligned), each transposed or
-    // requantized while in L1: 2-6% faster than one transpose per item on 64x56x56 and 128x28x28
-    // (W1A1, NCHW), larger chunks between.
+    // requantized while in cache (NCHW chunks in L1): 2-6% faster than one transpose per item on
+    // 64x56x56 and 128x28x28 (W1A1, NCHW), larger chunks between.
     int64_t chunk = std::lcm<int64_t>(k.mr, 16);
     // Codes: chunks of at least 128 pixels (a 32 KB int32 tile at 64 channels). NCHW codes end in
     // one copy per channel and chunk: 16>96@112 (4x4 bits) 350 -> 224 us, 24>144@56 140 -> 95;
-    // channels-last, fewer and longer requantization loops: 181 -> 165 us, 75 -> 71.
+    // channels-last, fewer and longer requantization loops: 176-180 -> 159-162 us, 73 -> 70-72.
     if (codes_out) chunk *= (128 + chunk - 1) / chunk;
     int32_t* const scratch = workspace<int32_t>(5, size_t(std::min(chunk, pix_end - pix_begin)) * NR);
     b.out = scratch;

@@ -53,7 +53,8 @@ struct RunConsts {
 };
 
 // Stores a whole pixel tile of a block of at most 2 vectors whose channels are spread over the
-// output row (V::kPermuteWindows: V has window_index, store_window_regs, to_f32 and f32_bits): per
+// output row (where V::kPermuteWindows asks for it; V then has window_index, store_window_regs,
+// to_f32 and f32_bits): per
 // window, its lanes permuted out of the pixel's two result vectors (one two-source permute) and
 // stored under its mask. Runs in a tile variant of its own
 // (bitserial_tile<..., true>): as a branch of the common tile it slowed uniform-bit layers by 4-9%
@@ -135,9 +136,10 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
     }
   }
 
-  // Combine classes: P = sum_s acc[s] << s (Horner), then the epilogue. Channels-last output with
-  // consecutive channels is stored straight from registers; any other layout (NCHW, permuted
-  // channels of a kernel-wise panel) goes through a small tile buffer.
+  // Combine classes: P = sum_s acc[s] << s (Horner), then the epilogue. Consecutive channels (the
+  // output, or the driver's NCHW and codes scratch) are stored straight from registers; spread
+  // channels of a kernel-wise panel by store_permuted (the Permuted variant) or through a small tile
+  // buffer.
   const int32_t* corr[MR];
   int64_t out_at[MR];
   uint32_t qterm[MR];
@@ -196,7 +198,7 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
     }
     return;
   }
-  if constexpr (Permuted) {  // a whole tile of spread channels, permuted from registers
+  if constexpr (Permuted) {  // a whole tile of spread channels permuted from registers
     R x[MR][NV];
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m)
@@ -282,11 +284,11 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
     const int mr = pix_end - p < MR ? int(pix_end - p) : MR;
     const int oh0 = oh, ow0 = ow;
     const uint32_t* a_ptr[MR];
-    if (mr == MR && ow + MR < wo) {  // a whole tile inside one output row: pointers a step apart
+    if (mr == MR && ow + MR <= wo) {  // a whole tile inside one output row: pointers a step apart
       const uint32_t* a = act + oh * row_step + ow * col_step;
 #pragma GCC unroll 8
       for (int m = 0; m < MR; ++m) a_ptr[m] = a + m * col_step;
-      ow += MR;
+      if ((ow += MR) == wo) ow = 0, ++oh;
     } else {
       for (int m = 0; m < MR; ++m) {
         if (m < mr) {

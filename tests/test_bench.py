@@ -231,10 +231,27 @@ def test_codes_out(tmp_path, capsys):
     res = run_json(tmp_path, "--bits", "2x3", "--comparators", "none", "--codes-out", "--layers",
                    "layer1.0.conv1,conv1")
     assert len(res["layers"]) == 2 and all(r["bitconv_codes_out"]["median_s"] > 0 for r in res["layers"])
-    out = capsys.readouterr().out
-    assert "codes ms" in out
+    out = capsys.readouterr().out.splitlines()
+    head = next(line for line in out if line.startswith("layer "))
+    assert head.endswith("codes ms")    # the last column: no comparators, no float column
     total = sum(r["bitconv_codes_out"]["median_s"] for r in res["layers"]) * 1e3
-    assert re.search(rf"TOTAL.*{total:.3f}", out)
+    (total_line,) = [line for line in out if line.startswith("TOTAL ")]
+    assert total_line.split()[-1] == f"{total:.3f}"
+
+
+def test_codes_out_check_fires(monkeypatch, capsys):
+    """A codes output that is not quantize(float output) is a wrong result (exit status 3)."""
+    real = bitconv.quantize
+
+    def flipped(x, plan):   # the harness's side of the comparison, one bit off
+        q = real(x, plan).copy()
+        q.flat[0] ^= 1
+        return q
+
+    monkeypatch.setattr(bitconv, "quantize", flipped)
+    rc = main(["bench", *TINY, "--bits", "2x3", "--comparators", "none", "--codes-out"])
+    assert rc == 3
+    assert "layer1.0.conv1: codes output differs from quantize(float output)" in capsys.readouterr().err
 
 
 def test_float_path_and_progress(tmp_path, capsys):
@@ -254,6 +271,22 @@ def test_comparator_results_agree_with_reference():
     np.testing.assert_array_equal(C.NumpyFp32().prepare(case)(), ref.astype(np.float32))
     if C.OrtFp32().unavailable() is None:
         np.testing.assert_array_equal(C.OrtFp32().prepare(case)()[0], ref.astype(np.float32))
+
+
+def test_comparator_names_match_the_classes():
+    """comparator_names.py (read by the command line without numpy) names every comparator class
+    once: the registry is built from it, so a class it leaves out would never run."""
+    from bitconv.bench.comparator_base import Comparator
+    from bitconv.bench.comparator_names import DEFAULT, OPTIONAL
+
+    def concrete(cls):
+        for sub in cls.__subclasses__():
+            if sub.name and sub.__module__.startswith("bitconv.bench."):
+                yield sub
+            yield from concrete(sub)
+
+    assert sorted(cls.name for cls in set(concrete(Comparator))) == sorted(DEFAULT + OPTIONAL)
+    assert tuple(C.REGISTRY) == DEFAULT + OPTIONAL and C.DEFAULT == list(DEFAULT)
 
 
 # --------------------------------------------------------------------------------------- probe
@@ -307,8 +340,8 @@ def test_probe_cache_shorter_than_asked_is_not_reused():
     probe._PROCESS_CACHE.clear()
     again = probe.get_probe("", 0.05)             # the file's 0.01 s probe is too short as well
     assert again["cached"] is False and again["probe_seconds"] == 0.05
-    # A rebuilt extension has a new mtime, hence a new key.
-    assert str(os.stat(_native.__file__).st_mtime_ns) in probe._cache_key(bitconv.get_isa())
+    # A rebuilt extension has a new mtime, hence a new key; the build is the key's last field.
+    assert probe._cache_key(bitconv.get_isa()).rpartition("|")[2] == str(os.stat(_native.__file__).st_mtime_ns)
 
 
 def test_probe_cache_drops_earlier_builds(tmp_path):
@@ -319,9 +352,12 @@ def test_probe_cache_drops_earlier_builds(tmp_path):
 
     key = probe._cache_key("avx2")
     parts = key.split("|")
-    b = parts.index(str(os.stat(_native.__file__).st_mtime_ns))  # found here, not from probe's own index
-    old_build = "|".join(parts[:b] + ["1"] + parts[b + 1:])
-    other_isa = "|".join(parts[:b] + ["1", "scalar"])
+    # Found here by value, not from probe's own layout of the key.
+    b, i = parts.index(str(os.stat(_native.__file__).st_mtime_ns)), parts.index("avx2")
+    old_build, other_isa = list(parts), list(parts)
+    old_build[b] = "1"
+    other_isa[b], other_isa[i] = "1", "scalar"     # an earlier build too, but of another ISA
+    old_build, other_isa = "|".join(old_build), "|".join(other_isa)
     entry = {"binary_macs_per_second": 1.0, "probe_seconds": 1.0}
     probe._write_file_cache(old_build, entry)
     probe._write_file_cache(other_isa, entry)

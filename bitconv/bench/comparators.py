@@ -261,10 +261,12 @@ class NumbaRef(Comparator):
         return lambda: conv2d_numba(codes, case.qweight, case.w_bits, **kw)
 
 
-REGISTRY = {c.name: c for c in (NumpyFp32(), OrtFp32(), OrtInt8(), TorchFp32(), TorchInt8(), NumbaRef(), LceBconv())}
-# The default list leaves out the heavy optional peers (TensorFlow for lce). Named in
-# comparator_names.py, which the command line reads without importing numpy; kept in step here.
-assert tuple(REGISTRY) == _DEFAULT_NAMES + _OPTIONAL_NAMES, "comparator_names.py is out of step with REGISTRY"
+_CLASSES = (NumpyFp32, OrtFp32, OrtInt8, TorchFp32, TorchInt8, NumbaRef, LceBconv)
+_BY_NAME = {cls.name: cls() for cls in _CLASSES}
+# Ordered by comparator_names.py, which the command line reads without importing numpy: a name
+# there with no class here fails the import (KeyError naming it). The default list leaves out the
+# heavy optional peers (TensorFlow for lce).
+REGISTRY = {n: _BY_NAME[n] for n in _DEFAULT_NAMES + _OPTIONAL_NAMES}
 DEFAULT = list(_DEFAULT_NAMES)
 
 

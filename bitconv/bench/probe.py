@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 _PROCESS_CACHE: dict = {}
-CACHE_VERSION = 1
+CACHE_VERSION = 2   # 2: the build moved to the end of the key
 
 
 def cpu_model() -> str:
@@ -36,24 +36,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bitconv"
 
 
-_BUILD_FIELD = 4  # index of the build in the key's "|"-separated parts (_cache_key)
-
-
 def _cache_key(isa: str) -> str:
     import bitconv
     from bitconv import _native
 
-    # A rebuilt extension (same version, new kernels or flags) must re-probe.
+    # A rebuilt extension (same version, new kernels or flags) must re-probe. The build goes last so
+    # that "same key but the build" is a plain prefix comparison (_other_builds).
     build = os.stat(_native.__file__).st_mtime_ns
     return "|".join([f"v{CACHE_VERSION}", cpu_model(), platform.machine(), f"bitconv {bitconv.__version__}",
-                     str(build), isa])
+                     isa, str(build)])
 
 
 def _other_builds(key: str, d: dict) -> list:
     """Keys of d that differ from key only in the build field: earlier builds, never matched again."""
-    mine = key.split("|")
-    rest = mine[:_BUILD_FIELD] + mine[_BUILD_FIELD + 1:]
-    return [k for k in d if k != key and (p := k.split("|"))[:_BUILD_FIELD] + p[_BUILD_FIELD + 1:] == rest]
+    rest = key.rpartition("|")[0]
+    return [k for k in d if k != key and k.rpartition("|")[0] == rest]
 
 
 def _long_enough(hit, seconds: float) -> bool:

@@ -29,7 +29,7 @@ def test_registered_but_not_default():
 def test_unavailable_names_the_extra(monkeypatch):
     monkeypatch.setattr(comparator_lce, "_MODULES", comparator_lce._MODULES + ("bitconv_no_such_module",))
     why = C.REGISTRY["lce"].unavailable()
-    assert "bitconv_no_such_module" in why and "bitconv[lce]" in why
+    assert "bitconv_no_such_module" in why and "pip install '.[bench,lce]'" in why
 
 
 @pytest.mark.parametrize("kw", [dict(w_bits=2, a_bits=2, a_encoding="unsigned"), dict(w_bits=1, a_bits=2,
@@ -78,3 +78,34 @@ def test_lce_computes_the_layer(kw):
                        groups=lay.groups).transpose(0, 2, 3, 1)
     inner = (slice(None), slice(1, -1), slice(1, -1)) if lay.padding else (slice(None),) * 3
     np.testing.assert_array_equal(got[inner], ref[inner])
+
+
+@pytest.mark.parametrize("off", [0, 1])
+def test_prepare_checks_lce_against_the_reference(off, monkeypatch):
+    """Without TensorFlow: a stand-in interpreter returns the reference (+ off). prepare() must accept
+    the right output, refuse a wrong one, and convert a layer met again only once."""
+    from bitconv.reference.int64 import conv2d_int64
+
+    c = case()   # 3x3/1, padding 1: TF's "same", pads of LCE's pad value +1 (code 1)
+    padded = np.pad(c.codes_nchw, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=1)
+    want = conv2d_int64(padded, c.qweight, a_encoding="binary").transpose(0, 2, 3, 1).astype(np.float32)
+
+    class Interpreter:
+        def __init__(self, flatbuffer, num_threads, use_indirect_bgemm):
+            self.interpreter = self
+
+        def predict(self, inputs):
+            return [want + off]
+
+    converted = []
+    monkeypatch.setattr(comparator_lce, "_FLATBUFFERS", {})   # no stand-in flatbuffer left behind
+    monkeypatch.setattr(comparator_lce, "_import_lce", lambda: (None, None, None, Interpreter))
+    monkeypatch.setattr(comparator_lce.LceBconv, "_convert", lambda self, *a: converted.append(1) or b"fb")
+    comp = C.REGISTRY["lce"]
+    if off:
+        with pytest.raises(RuntimeError, match="LCE output differs from the int64 reference"):
+            comp.prepare(c)
+    else:
+        np.testing.assert_array_equal(comp.prepare(c)()[0], want)
+        comp.prepare(c)
+        assert len(converted) == 1

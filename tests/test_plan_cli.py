@@ -94,6 +94,9 @@ def test_command_line_builds_without_numpy():
 
     code = ("import sys, bitconv.cli; bitconv.cli.build_parser(); "
             "print(sorted(m for m in ('numpy', 'bitconv.bench.comparators') if m in sys.modules))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       cwd=os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.abspath(__file__))
+    # This checkout's bitconv, not whatever is installed: the repository root leads PYTHONPATH.
+    path = os.pathsep.join(p for p in (os.path.dirname(here), os.environ.get("PYTHONPATH")) if p)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=here,
+                       env={**os.environ, "PYTHONPATH": path})
     assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr)

@@ -86,7 +86,7 @@ def bench_main(args) -> int:
         try:
             report.write_plot(res, args.plot)
         except ImportError as e:
-            print(f"bitconv bench: --plot needs matplotlib (pip install 'bitconv[bench]'): {e}", file=sys.stderr)
+            print(f"bitconv bench: --plot needs matplotlib (pip install '.[bench]'): {e}", file=sys.stderr)
             return EXIT_USAGE
     return 0
 

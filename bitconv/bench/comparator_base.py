@@ -85,5 +85,5 @@ def _missing(*modules) -> Optional[str]:
         try:
             importlib.import_module(m)
         except Exception as e:  # ImportError, or a broken install
-            return f"{m} not importable ({type(e).__name__}: {e}); install the bench extra: pip install 'bitconv[bench]'"
+            return f"{m} not importable ({type(e).__name__}: {e}); install the bench extra: pip install '.[bench]'"
     return None

@@ -7,10 +7,11 @@ the input with its `LceQuantize` op, so that is part of the time, as quantizing 
 comparators).
 
 Optional and heavy (TensorFlow): registered in REGISTRY but not in DEFAULT; ask for it with
-`--comparators lce`. Install with `pip install 'bitconv[lce]'`.
+`--comparators lce`. Install with `pip install '.[bench,lce]'`.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import time
@@ -22,11 +23,12 @@ import numpy as np
 from ..reference.int64 import conv2d_int64
 from .comparator_base import Case, Comparator, SkipLayer
 
-EXTRA = "pip install 'bitconv[lce]'"
+EXTRA = "pip install '.[bench,lce]'"
 # What `import larq_compute_engine` needs (its __init__ imports the converter, hence TensorFlow).
 _MODULES = ("larq_compute_engine", "larq", "tensorflow")
 
-# Converted flatbuffers, per layer shape and weights, for the life of the process: a layer met again
+# Converted flatbuffers, per layer shape and weights (a digest of their signs: the float weights
+# themselves would keep megabytes alive as keys), for the life of the process: a layer met again
 # (sweeps, repeated runs in one process) is not converted again (about a second each).
 _FLATBUFFERS: Dict[tuple, bytes] = {}
 
@@ -128,7 +130,9 @@ class LceBconv(Comparator):
         tf, larq, lce, Interpreter = _import_lce()
         # bitconv's 1-bit weights are the levels {-1, +1}; sign() keeps that true of any input.
         w = np.where(case.qweight >= 0, 1.0, -1.0).astype(np.float32)
-        key = (case.batch, lay.h, lay.w, lay.cin, lay.cout, lay.kh, lay.kw, lay.stride, mode, lay.groups, w.tobytes())
+        # w's bits, by digest; its shape is in the layer's fields.
+        signs = hashlib.sha1(np.packbits(case.qweight >= 0).tobytes()).hexdigest()
+        key = (case.batch, lay.h, lay.w, lay.cin, lay.cout, lay.kh, lay.kw, lay.stride, mode, lay.groups, signs)
         flatbuffer = _FLATBUFFERS.get(key)
         if flatbuffer is None:
             flatbuffer = _FLATBUFFERS[key] = self._convert(case, w, mode, tf, larq, lce)
@@ -155,10 +159,12 @@ class LceBconv(Comparator):
         _, indirect, run = best
 
         # LCE must compute this layer's convolution: compare with the int64 reference on the same
-        # codes, TF's pads filled with code 1 (value +1, LCE's pad value) and no further padding.
+        # codes, TF's pads filled with the code of LCE's pad value (binary code c is the value
+        # 2c - 1) and no further padding.
         got = run(inputs)[0]
         t, b, l, r = pads
-        padded = np.pad(case.codes_nchw, ((0, 0), (0, 0), (t, b), (l, r)), constant_values=1)
+        pad_code = int(self.pad_value + 1) // 2
+        padded = np.pad(case.codes_nchw, ((0, 0), (0, 0), (t, b), (l, r)), constant_values=pad_code)
         ref = conv2d_int64(padded, w.astype(np.int64), a_encoding="binary", stride=lay.stride,
                            groups=lay.groups).transpose(0, 2, 3, 1)
         if got.shape != ref.shape or not np.array_equal(got, ref):

@@ -142,13 +142,13 @@ def write_json(res: dict, path: str) -> None:
 
 
 CSV_STAT = ("median_s", "q1_s", "q3_s", "min_s", "max_s", "n", "gops")
+CSV_LAYER = ("cin", "cout", "kh", "kw", "stride", "padding", "groups", "h", "w")   # the layer's own fields
 
 
 def write_csv(res: dict, path: str) -> None:
     names = list(res["comparators"])
     m = res["machine"]
-    head = ["suite", "plan", "layer", "cin", "cout", "kh", "kw", "stride", "padding", "groups", "h", "w", "batch",
-            "bits", "w_bits_avg", "a_bits", "marked", "kernel", "macs"]
+    head = ["suite", "plan", "layer", *CSV_LAYER, "batch", "bits", "w_bits_avg", "a_bits", "marked", "kernel", "macs"]
     head += [f"bitconv_{s}" for s in CSV_STAT] + ["efficiency_pct", "ceiling_macs_per_s"]
     for n in names:
         head += [f"{n}_{s}" for s in CSV_STAT] + [f"{n}_speedup", f"{n}_skipped"]
@@ -162,7 +162,7 @@ def write_csv(res: dict, path: str) -> None:
                    bits=r["bits"], w_bits_avg=f"{r['w_bits_avg']:.4g}", a_bits=r["a_bits"], marked=r["marked"],
                    kernel=r.get("kernel", ""), macs=r["macs"], efficiency_pct=r["efficiency_pct"],
                    ceiling_macs_per_s=r["ceiling_macs_per_s"], **machine)
-        row.update({k: lay[k] for k in ("cin", "cout", "kh", "kw", "stride", "padding", "groups", "h", "w")})
+        row.update({k: lay[k] for k in CSV_LAYER})
         row.update({f"bitconv_{s}": r["bitconv"][s] for s in CSV_STAT})
         for n in names:
             c = r["comparators"].get(n, {})

@@ -168,6 +168,12 @@ class ConvPlan:
             bias = bias.astype(np.float64)
             if not np.all(np.isfinite(bias)):
                 raise ValueError("bias must be finite")
+        with np.errstate(over="ignore"):
+            inf = ~np.isfinite(a_scale * w_scale)
+        if inf.any():  # the output scale s_k: an infinite one makes float output NaN where acc = 0
+            k = int(np.argmax(inf))
+            raise ValueError(f"a_scale * w_scale overflows float64 (a_scale={a_scale!r}, w_scale[{k}]="
+                             f"{float(w_scale[k])!r})")
         stride = _pair("stride", stride, 1)
         padding = _pair("padding", padding, 0)
         dilation = _pair("dilation", dilation, 1)

@@ -352,6 +352,17 @@ def test_a_scale_beyond_float32(a_scale):
         ConvPlan.from_quantized(np.ones((1, 1, 1, 1), np.int8), 1.0, w_bits=2, a_bits=4, a_scale=a_scale)
 
 
+def test_output_scale_overflow():
+    """s_k = a_scale * w_scale[k] must be finite: an infinite one gives NaN float output where acc = 0,
+    which no codes output could match (docs/contract.md)."""
+    qw = np.ones((2, 2, 1, 1), np.int8)
+    with pytest.raises(ValueError, match=r"a_scale \* w_scale overflows float64 .*w_scale\[1\]=1e\+300"):
+        ConvPlan.from_quantized(qw, [1.0, 1e300], w_bits=2, a_bits=2, a_scale=1e38)
+    with pytest.raises(ValueError, match="overflows"):
+        ConvPlan.from_float(np.ones((2, 2, 1, 1), np.float32), w_bits=2, a_bits=2, a_scale=1e38, w_scale=[1e300, 1.0])
+    assert ConvPlan.from_quantized(qw, [1.0, 1e270], w_bits=2, a_bits=2, a_scale=1e38).cout == 2  # finite: kept
+
+
 def test_scale_shape_and_type():
     qw = np.ones((4, 3, 3, 3), np.int8)
     with pytest.raises(ValueError, match="w_scale"):

@@ -99,7 +99,8 @@ class ConvPlan:
         self.dilation = dilation
         self.groups = groups
         self._checked_shapes = {}  # validated input shapes -> result shapes (conv2d)
-        # Plain ints: conv2d reads them per call, and the weights are read-only.
+        # Plain ints: the codes path of conv2d reads them per call (the others once per shape), and the
+        # weights are read-only.
         self._cout, self._cin = int(qweight.shape[0]), int(qweight.shape[1]) * groups
         for arr in (self.qweight, self.w_scale, self.w_bits, self.bias):
             arr.setflags(write=False)

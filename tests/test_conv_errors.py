@@ -205,15 +205,17 @@ def test_codes_out_of_range_every_path(isa, path, a_bits):
 
 
 @pytest.mark.parametrize("bad", [np.nan, -np.nan])
-@pytest.mark.parametrize("a_encoding", ["unsigned", "binary"])
-def test_nan_in_float_input(isa, bad, a_encoding):
-    """On every ISA's quantizer, NCHW and channels-last, in the vector body (20 channels, 20 pixels)
-    and in the tails (the last channel, the last pixel)."""
+@pytest.mark.parametrize("a_encoding,a_bits", [("unsigned", 4), ("unsigned", 2), ("unsigned", 1), ("binary", 1)])
+@pytest.mark.parametrize("cin", [20, 70])
+def test_nan_in_float_input(isa, bad, a_encoding, a_bits, cin):
+    """On every ISA's quantizer, NCHW and channels-last, in the vector body (20 pixels) and in the
+    tails (the last channel, the last pixel). 20 channels pack kernel-row windows; 70 take the
+    per-pixel packers, where 1- and 2-bit NCHW input is compared straight into planes."""
     w_bits = 1 if a_encoding == "binary" else 2
-    p = ConvPlan.from_quantized(np.ones((4, 20, 3, 3), np.int8), 0.5, w_bits=w_bits,
-                                a_bits=1 if a_encoding == "binary" else 4, a_encoding=a_encoding, padding=1)
-    for at in [(0, 1, 2, 3), (0, 19, 4, 5), (0, 6, 19, 19), (0, 18, 7, 19)]:
-        x = np.zeros((1, 20, 20, 20), np.float32)
+    p = ConvPlan.from_quantized(np.ones((4, cin, 3, 3), np.int8), 0.5, w_bits=w_bits,
+                                a_bits=a_bits, a_encoding=a_encoding, padding=1)
+    for at in [(0, 1, 2, 3), (0, cin - 1, 4, 5), (0, 6, 19, 19), (0, cin - 2, 7, 19)]:
+        x = np.zeros((1, cin, 20, 20), np.float32)
         x[at] = bad
         with pytest.raises(ValueError, match=r"\bx\b"):
             conv2d(x, p)

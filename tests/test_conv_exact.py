@@ -371,12 +371,15 @@ def test_threads_identical(isa):
 
 # --------------------------------------------------------------------------- float paths
 
+# 35 input channels pack kernel-row windows, 70 the per-pixel packers, where 1- and 2-bit
+# quantizers on NCHW input are compared straight into planes (ISAs that have that packer).
 FLOAT_CASES = [(3, 4, "unsigned", 0, 0.1), (2, 8, "unsigned", 128, 0.05), (8, 2, "unsigned", 1, 0.3),
-               (1, 1, "binary", 0, 1.0), (4, 3, "unsigned", 7, 1 / 3), (2, 8, "unsigned", 128, 0.5)]
+               (1, 1, "binary", 0, 1.0), (4, 3, "unsigned", 7, 1 / 3), (2, 8, "unsigned", 128, 0.5),
+               (2, 1, "unsigned", 0, 0.7), (1, 2, "unsigned", 3, 1 / 3)]
 
 
-def _float_layer(rng, wb, ab, a_enc, zp, a_scale):
-    cin, cout = 35, 21
+def _float_layer(rng, wb, ab, a_enc, zp, a_scale, cin=35):
+    cout = 21
     qw = random_qweight(rng, (cout, cin, 3, 3), wb, "signed")
     w_scale = rng.random(cout) * 0.2 + 1e-3
     bias = rng.standard_normal(cout) * 3
@@ -406,12 +409,13 @@ def test_float_output(isa, wb, ab, a_enc, zp, a_scale):
     assert np.array_equal(got, scale_output(acc, a_scale, w_scale, bias).transpose(0, 2, 3, 1))
 
 
+@pytest.mark.parametrize("cin", [35, 70])
 @pytest.mark.parametrize("wb,ab,a_enc,zp,a_scale", FLOAT_CASES)
-def test_float_input(isa, wb, ab, a_enc, zp, a_scale):
+def test_float_input(isa, wb, ab, a_enc, zp, a_scale, cin):
     """float32 input is quantized as clip(rint(x / float32(a_scale)) + zp, 0, 2^A - 1) (or x >= 0),
     including values at and next to rounding ties, signed zeros and infinities."""
     rng = np.random.default_rng(13)
-    qw, w_scale, bias, plan, x = _float_layer(rng, wb, ab, a_enc, zp, a_scale)
+    qw, w_scale, bias, plan, x = _float_layer(rng, wb, ab, a_enc, zp, a_scale, cin)
     codes = quantize_activations(x, a_bits=ab, a_scale=a_scale, a_zero_point=zp, a_encoding=a_enc)
     acc = reference(codes, qw, a_enc, zp, dict(padding=1))
     got = conv2d(x, plan, out="int32")

@@ -70,6 +70,7 @@ ConvLayer::ConvLayer(ConvSpec spec, const int16_t* qweight) : spec_(std::move(sp
                 qweight_[(int64_t(k) * cg_ + c) * taps_ + i * s.kw + j];
   }
   tapsum_.assign(size_t(s.cout) * taps_, 0);
+  act_thresholds_ = plane_thresholds(act_quant(), s.a_bits);
   setup_depthwise();
   for (int k = 0; k < s.cout; ++k)
     for (int c = 0; c < cg_; ++c)
@@ -659,6 +660,9 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     // channels-last one row at a time, in cache, then packed.
     if (planes) act = workspace<uint64_t>(0, size_t(n) * hp * wp * pix_words);
     if (int8) act8 = workspace<uint32_t>(4, size_t(n) * hp * wp * pix8);
+    // Float NCHW rows of a 1- or 2-bit quantizer: compares straight into the planes, no codes between.
+    const bool fused = planes && !int8 && in.is_float && in.stride[3] == 1 && G == 1 && act_thresholds_.count > 0 &&
+                       isa.pack_float_planes != nullptr;
     parallel_for(int64_t(n) * hp, pack_threads, [&](int64_t item) {
       const int64_t img = item / hp, r = item % hp;
       uint64_t* drow = planes ? act + (img * hp + r) * wp * pix_words : nullptr;
@@ -668,6 +672,19 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
         if (planes) std::memset(drow, 0, sizeof(uint64_t) * wp * pix_words);
         if (int8) std::memset(drow8, 0, sizeof(uint32_t) * wp * pix8);
         if (planes) std::memset(crow, 0, sizeof(int32_t) * sh.wo * G);
+        return;
+      }
+      if (fused) {
+        int32_t* srow = workspace<int32_t>(3, size_t(wp));
+        std::memset(drow, 0, sizeof(uint64_t) * s.pw * pix_words);
+        std::memset(srow, 0, sizeof(int32_t) * s.pw);
+        std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
+        std::memset(srow + s.pw + w, 0, sizeof(int32_t) * s.pw);
+        const float* src = static_cast<const float*>(in.data) + img * in.stride[0] + (r - s.ph) * in.stride[2];
+        if (isa.pack_float_planes(src, in.stride[1], w, s.cin, act_thresholds_, kw64_, drow + s.pw * pix_words,
+                                  pix_words, srow + s.pw))
+          saw_nan.store(true, std::memory_order_relaxed);
+        column_window_sums(srow, s.kw, s.sw, s.dw, 1, sh.wo, crow);
         return;
       }
       int64_t src_pix_stride;

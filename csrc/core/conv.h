@@ -85,6 +85,7 @@ class ConvLayer {
   bool row_windows_ = false;
   int red_cg_, red_taps_, kw64_, kc32_;
   int kc8_;  // 32-bit words of 4 codes per packed pixel and group, for the int8 kernels
+  PlaneThresholds act_thresholds_;  // the activation quantizer as compares, where it has 1 or 3
   std::vector<int16_t> qweight_;
   std::vector<int16_t> qweight_windows_;  // [cout][kw][cg][kh] when row_windows_
   std::vector<int64_t> tapsum_;  // [cout][taps] sum over input channels of qw

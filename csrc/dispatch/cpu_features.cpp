@@ -38,9 +38,11 @@ CpuFeatures detect() {
              avx512vl = (b >> 31) & 1;
   const bool vpopcntdq = (c >> 14) & 1;
   f.gfni = (c >> 8) & 1;
+  const bool vbmi = (c >> 1) & 1;
   f.avx512_vnni = (c >> 11) & 1;
   f.avx2 = avx && avx2 && fma && bmi1 && bmi2 && f.popcnt && ymm_os;
   f.avx512_vpopcntdq = f.avx2 && zmm_os && avx512f && avx512dq && avx512bw && avx512vl && vpopcntdq;
+  f.avx512_vbmi = f.avx512_vpopcntdq && vbmi;
   // Not tied to VPOPCNTDQ: Cascade and Cooper Lake have VNNI without it.
   f.avx512_vnni = f.avx512_vnni && f.avx2 && zmm_os && avx512f && avx512dq && avx512bw && avx512vl;
   __cpuid_count(7, 1, a, b, c, d);

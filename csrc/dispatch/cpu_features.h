@@ -9,7 +9,8 @@ struct CpuFeatures {
   bool avx512_vpopcntdq = false; // AVX-512 F/BW/VL/DQ/VPOPCNTDQ and the OS saves ZMM + opmask state
   bool avx512_vnni = false;      // AVX512-VNNI (VPDPBUSD zmm) with F/BW/VL/DQ and ZMM state (Cascade Lake has it)
   bool avx_vnni = false;         // AVX-VNNI (VPDPBUSD ymm, VEX) with avx2
-  bool gfni = false;             // reported in benchmark metadata
+  bool gfni = false;             // GF2P8AFFINEQB (the float NCHW bit-plane packer; benchmark metadata)
+  bool avx512_vbmi = false;      // VPERMB / VPERMT2B with avx512_vpopcntdq (the same packer)
   bool neon = false;
   bool neon_dot = false;         // SDOT/UDOT (ASIMDDP)
 };

@@ -29,6 +29,7 @@ struct IsaImpl {
   int int8_max_a_bits;                 // activation bits the int8 kernels take (SDOT: signed codes)
   double pair_ops;  // vector ops per plane pair and lane vector in the bit-serial kernels (cost model;
                     // avx2: 14, fitted to its measured popcount rate against VPDPBUSD ymm)
+  PackFloatPlanesFn pack_float_planes = nullptr;  // null where absent or this CPU lacks its instructions
 };
 
 // ISAs compiled into this build, best first.

@@ -1,4 +1,7 @@
 // Activation bit-plane packing in portable C++ (the fallback and the reference for the SIMD packers).
+#include <cstring>
+#include <limits>
+
 #include "pack/pack.h"
 
 namespace {
@@ -34,6 +37,39 @@ bool pack_activations_scalar(const uint8_t* src, int64_t src_pix_stride, int64_t
     }
   }
   return (seen >> a_bits) != 0;
+}
+
+PlaneThresholds plane_thresholds(const ActQuant& q, int a_bits) {
+  PlaneThresholds t;
+  const int qmax = (1 << a_bits) - 1;
+  // Monotonic only for a positive scale; -0 and +0 compare equal, so they must share a code.
+  if (a_bits > 2 || q.qmax != float(qmax) || (!q.binary && !(q.scale > 0.0f)) ||
+      quantize_one(-0.0f, q) != quantize_one(0.0f, q))
+    return t;
+  // Floats in order as unsigned keys (negative ones reversed), -Inf to +Inf with no NaN between.
+  auto key = [](float x) {
+    uint32_t b;
+    std::memcpy(&b, &x, 4);
+    return b >> 31 ? ~b : b | 0x80000000u;
+  };
+  auto value = [](uint32_t k) {
+    const uint32_t b = k >> 31 ? k & 0x7fffffffu : ~k;
+    float x;
+    std::memcpy(&x, &b, 4);
+    return x;
+  };
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int k = 1; k <= qmax; ++k) {
+    if (quantize_one(-inf, q) >= k || quantize_one(inf, q) < k) return t;
+    uint32_t lo = key(-inf), hi = key(inf);  // code(lo) < k <= code(hi): bisect to the first float of code >= k
+    while (hi - lo > 1) {
+      const uint32_t mid = lo + (hi - lo) / 2;
+      (quantize_one(value(mid), q) >= k ? hi : lo) = mid;
+    }
+    t.t[k - 1] = value(hi);
+  }
+  t.count = qmax;
+  return t;
 }
 
 bool quantize_row_scalar(const float* src, int64_t sc, int64_t sw, int width, int channels,

@@ -56,6 +56,25 @@ bool quantize_row_scalar(const float*, int64_t, int64_t, int, int, const ActQuan
 bool quantize_row_avx2(const float*, int64_t, int64_t, int, int, const ActQuant&, uint8_t*);
 bool quantize_row_avx512(const float*, int64_t, int64_t, int, int, const ActQuant&, uint8_t*);
 
+// A quantizer of at most 3 codes above 0 (1- and 2-bit, binary) as thresholds: quantize_one(x) >= k
+// exactly when x >= t[k - 1] (x not NaN), as quantize_one is monotonic. Its planes are then compares:
+// plane 0 = [x >= t0] for one threshold, [x >= t0] ^ [x >= t1] ^ [x >= t2] for three, plane 1 = [x >= t1]
+// (bit j of a code k flips at the multiples of 2^j).
+struct PlaneThresholds {
+  int count = 0;  // 0: not representable (more bits, or a quantizer this cannot vouch for)
+  float t[3] = {0.0f, 0.0f, 0.0f};
+};
+PlaneThresholds plane_thresholds(const ActQuant& q, int a_bits);
+
+// Float32 rows of one group, channel c of pixel x at src[c * sc + x] (NCHW), quantized by thresholds
+// straight into the bit-planes and code sums of PackActivationsFn (groups = 1, planes = 1 or 2 for
+// 1 or 3 thresholds). Returns true if any input was NaN. Null where the ISA has none.
+using PackFloatPlanesFn = bool (*)(const float* src, int64_t sc, int width, int channels, const PlaneThresholds& t,
+                                   int kw64, uint64_t* dst, int64_t dst_pix_stride, int32_t* rowsum);
+
+bool pack_float_planes_avx512(const float*, int64_t, int, int, const PlaneThresholds&, int, uint64_t*, int64_t,
+                              int32_t*);
+
 // Copies one input row of uint8 codes to channels-last dst[w * channels + c]; element (c, w) is at
 // src + c * sc + w * sw.
 using TransposeRowFn = void (*)(const uint8_t* src, int64_t sc, int64_t sw, int width, int channels,

@@ -627,6 +627,83 @@ void test_packers(uint64_t seed) {
   }
 }
 
+// The float NCHW bit-plane packers (1- and 2-bit, binary quantizers as thresholds) against the
+// contract's quantizer (expected_code) and the planes built from its bits: values on, next to and
+// between the thresholds, signed zeros, infinities, huge values; NaN must be reported.
+void test_float_planes(uint64_t seed) {
+  Rng r(seed ^ 0xf1a7ull);
+  const float inf = INFINITY;
+  int exercised = 0;
+  for (int rep = 0; rep < 300; ++rep) {
+    const int a_bits = r.uniform(1, 2);
+    const bool binary = a_bits == 1 && r.uniform(0, 3) == 0;
+    const float scale = float(r.pick(std::vector<double>{0.05, 0.3, 1.0 / 3, 1.0, 7.5, r.real(1e-3, 10.0)}));
+    const int zp = binary ? 0 : r.uniform(0, 4) == 0 ? r.uniform(0, 255) : r.uniform(0, 2);
+    const bitconv::ActQuant q{scale, float(zp), float((1 << a_bits) - 1), binary};
+    const bitconv::PlaneThresholds t = bitconv::plane_thresholds(q, a_bits);
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "float planes thresholds a_bits=%d binary=%d scale=%.9g zp=%d", a_bits, int(binary),
+                  double(scale), zp);
+    check(t.count == (1 << a_bits) - 1, buf);
+    if (t.count != (1 << a_bits) - 1) continue;
+    const int channels = rep < 70 ? rep + 1 : r.uniform(1, 200);
+    const int width = r.uniform(1, 40);
+    const int kw64 = (channels + 63) / 64;
+    const int64_t sc = width + (r.coin() ? r.uniform(1, 20) : 0);
+    const int64_t need = int64_t(a_bits) * kw64;
+    const int64_t dst_stride = need + (r.uniform(0, 3) == 0 ? r.uniform(1, 3) : 0);
+    std::vector<float> src(size_t(channels * sc));
+    for (auto& x : src) {
+      const int kind = r.uniform(0, 9);
+      if (kind <= 4) {  // a threshold, or its neighbours
+        const float th = t.t[r.uniform(0, t.count - 1)];
+        x = kind == 0 ? th : kind == 1 ? std::nextafter(th, inf) : kind == 2 ? std::nextafter(th, -inf) : th;
+      } else if (kind <= 7) {
+        x = float(r.real(-2.0, 2.0) * scale * (zp + 4));
+      } else {
+        x = r.pick(std::vector<float>{0.0f, -0.0f, inf, -inf, 3e38f, -3e38f, 1e-40f, -1e-40f});
+      }
+    }
+    std::vector<uint64_t> want(size_t(width * dst_stride + 1), 0xa5a5a5a5a5a5a5a5ull);
+    std::vector<int32_t> want_sum(size_t(width + 1), -7);
+    for (int x = 0; x < width; ++x) {
+      std::fill(want.begin() + x * dst_stride, want.begin() + x * dst_stride + need, 0);
+      int32_t sum = 0;
+      for (int c = 0; c < channels; ++c) {
+        const unsigned code = expected_code(src[size_t(c * sc + x)], q);
+        sum += int32_t(code);
+        for (int j = 0; j < a_bits; ++j)
+          want[size_t(x * dst_stride + j * kw64 + c / 64)] |= uint64_t((code >> j) & 1u) << (c % 64);
+      }
+      want_sum[size_t(x)] = sum;
+    }
+    std::vector<float> nan_src = src;
+    nan_src[size_t(r.uniform(0, channels - 1) * sc + r.uniform(0, width - 1))] = r.coin() ? NAN : -NAN;
+    for (const bitconv::IsaImpl& isa : bitconv::available_isas()) {
+      if (!isa.pack_float_planes) continue;
+      ++exercised;
+      std::vector<uint64_t> got(want.size(), 0xa5a5a5a5a5a5a5a5ull);
+      std::vector<int32_t> got_sum(want_sum.size(), -7);
+      const bool nan = isa.pack_float_planes(src.data(), sc, width, channels, t, kw64, got.data(), dst_stride,
+                                             got_sum.data());
+      bool ok = !nan && got_sum == want_sum && got.back() == want.back();
+      for (int x = 0; ok && x < width; ++x)
+        ok = std::memcmp(got.data() + x * dst_stride, want.data() + x * dst_stride, size_t(need) * 8) == 0;
+      std::snprintf(buf, sizeof buf,
+                    "float planes isa=%s a_bits=%d binary=%d scale=%.9g zp=%d channels=%d width=%d sc=%lld dst_stride=%lld",
+                    isa.name, a_bits, int(binary), double(scale), zp, channels, width, (long long)sc,
+                    (long long)dst_stride);
+      check(ok, buf);
+      check(isa.pack_float_planes(nan_src.data(), sc, width, channels, t, kw64, got.data(), dst_stride,
+                                  got_sum.data()),
+            std::string(buf) + " (NaN not reported)");
+    }
+  }
+  // Quantizers with more codes have no thresholds (the caller quantizes to codes first).
+  check(bitconv::plane_thresholds(bitconv::ActQuant{0.1f, 0.0f, 7.0f, false}, 3).count == 0, "3-bit thresholds");
+  std::printf("float plane packers: %d checks\n", exercised);
+}
+
 // The depthwise value rows of every ISA: values (mul * code - sub, zero in padding and past the
 // channels) laid out [channel block][padded pixel][lane], and the returned OR of every code read,
 // which is the depthwise path's range check.
@@ -678,6 +755,7 @@ int main(int argc, char** argv) {
 
   test_tables();
   test_packers(seed);
+  test_float_planes(seed);
   test_depthwise_values(seed);
   const std::vector<Case> cases = make_cases(seed);
   for (const Case& c : cases) run_case(c);

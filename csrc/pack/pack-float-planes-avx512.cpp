@@ -41,8 +41,7 @@ struct Tables {
 // out[b] qword r = pixel 8b + r's word, channel c at bit c. With Y = the block qwords, byte 8i + d =
 // mask byte b of channel 8i + 7 - d, GF2P8AFFINEQB(unit, Y) gives at byte r of qword i the bits of
 // pixel 8b + r for channels 8i..8i+7 (bit i' of result byte r = bit r of matrix byte 7 - i').
-inline void transpose_masks(const Tables& k, const uint16_t* m, __m512i (&out)[2]) {
-  const __m512i lo = _mm512_load_si512(m), hi = _mm512_load_si512(m + 32);
+inline void transpose_masks(const Tables& k, __m512i lo, __m512i hi, __m512i (&out)[2]) {
   for (int b = 0; b < 2; ++b) {
     const __m512i y = _mm512_permutex2var_epi8(lo, k.gather[b], hi);
     out[b] = _mm512_permutexvar_epi8(k.spread, _mm512_gf2p8affine_epi64_epi8(k.unit, y, 0));
@@ -57,36 +56,40 @@ bool pack_rows(const float* src, int64_t sc, int width, int channels, const bitc
   static const Tables tables;
   const Tables k = tables;  // in registers: the stores below could alias a static
   const __m512 t0 = _mm512_set1_ps(th.t[0]), t1 = _mm512_set1_ps(th.t[1]), t2 = _mm512_set1_ps(th.t[2]);
-  alignas(64) uint16_t masks[P][64];
+  alignas(64) uint16_t masks[NT][64];  // per threshold: the planes are XORs of these (plane_thresholds)
   // NaN: |x| above Inf's bits, as unsigned integers. Vector ops, not a compare per vector: the
   // opmask instructions (compares, their stores) are this loop's bottleneck.
   const __m512i abs_bits = _mm512_set1_epi32(0x7fffffff);
   __m512i top = _mm512_setzero_si512();
   for (int w = 0; w < kw64; ++w) {
     const int c0 = 64 * w, nc = channels - c0 < 64 ? channels - c0 : 64;
-    for (int j = 0; j < P; ++j)
+    for (int j = 0; j < NT; ++j)
       for (int c = nc; c < 64; ++c) masks[j][c] = 0;  // channels past the end: zero bits
     for (int x0 = 0; x0 < width; x0 += 16) {
       const int nx = width - x0 < 16 ? width - x0 : 16;
       const __mmask16 xm = nx == 16 ? __mmask16(0xffff) : __mmask16((1u << nx) - 1u);
       const float* s = src + c0 * sc + x0;
       for (int c = 0; c < nc; ++c, s += sc) {
+        // No software prefetch: of the next row or 2-4 rows on, both measured slower.
         const __m512 v = _mm512_maskz_loadu_ps(xm, s);
-
         top = _mm512_max_epu32(top, _mm512_and_si512(_mm512_castps_si512(v), abs_bits));
-        const __mmask16 a = _mm512_cmp_ps_mask(v, t0, _CMP_GE_OQ);
-        if (NT == 1) {
-          masks[0][c] = a;
-        } else {
-          const __mmask16 b = _mm512_cmp_ps_mask(v, t1, _CMP_GE_OQ), d = _mm512_cmp_ps_mask(v, t2, _CMP_GE_OQ);
-          masks[0][c] = uint16_t(a ^ b ^ d);
-          masks[1][c] = b;
+        masks[0][c] = _mm512_cmp_ps_mask(v, t0, _CMP_GE_OQ);
+        if (NT == 3) {  // the XOR for plane 0 is done on whole vectors below: fewer opmask instructions
+          masks[1][c] = _mm512_cmp_ps_mask(v, t1, _CMP_GE_OQ);
+          masks[2][c] = _mm512_cmp_ps_mask(v, t2, _CMP_GE_OQ);
         }
       }
       __m512i sum[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
       for (int j = 0; j < P; ++j) {
+        // plane 0: masks 0 (and ^ 1 ^ 2 for three thresholds); plane 1: masks 1
+        const uint16_t* m = masks[j];
+        __m512i lo = _mm512_load_si512(m), hi = _mm512_load_si512(m + 32);
+        if (NT == 3 && j == 0) {
+          lo = _mm512_ternarylogic_epi32(lo, _mm512_load_si512(masks[1]), _mm512_load_si512(masks[2]), 0x96);
+          hi = _mm512_ternarylogic_epi32(hi, _mm512_load_si512(masks[1] + 32), _mm512_load_si512(masks[2] + 32), 0x96);
+        }
         __m512i planes[2];
-        transpose_masks(k, masks[j], planes);
+        transpose_masks(k, lo, hi, planes);
         for (int b = 0; b < 2; ++b) {
           const int n = nx - 8 * b;
           if (n <= 0) break;

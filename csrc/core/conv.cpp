@@ -674,36 +674,34 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
         if (planes) std::memset(crow, 0, sizeof(int32_t) * sh.wo * G);
         return;
       }
-      if (fused) {
-        int32_t* srow = workspace<int32_t>(3, size_t(wp));
+      // Planes and code sums: zero padding columns, then the row from either packer.
+      int32_t* srow = nullptr;
+      if (planes) {
+        srow = workspace<int32_t>(3, size_t(wp) * G);
         std::memset(drow, 0, sizeof(uint64_t) * s.pw * pix_words);
-        std::memset(srow, 0, sizeof(int32_t) * s.pw);
+        std::memset(srow, 0, sizeof(int32_t) * s.pw * G);
         std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
-        std::memset(srow + s.pw + w, 0, sizeof(int32_t) * s.pw);
+        std::memset(srow + (s.pw + w) * G, 0, sizeof(int32_t) * s.pw * G);
+      }
+      if (fused) {
         const float* src = static_cast<const float*>(in.data) + img * in.stride[0] + (r - s.ph) * in.stride[2];
         if (isa.pack_float_planes(src, in.stride[1], w, s.cin, act_thresholds_, kw64_, drow + s.pw * pix_words,
                                   pix_words, srow + s.pw))
           saw_nan.store(true, std::memory_order_relaxed);
-        column_window_sums(srow, s.kw, s.sw, s.dw, 1, sh.wo, crow);
-        return;
-      }
-      int64_t src_pix_stride;
-      const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, src_pix_stride, saw_nan);
-      if (int8) {
-        std::memset(drow8, 0, sizeof(uint32_t) * s.pw * pix8);
-        std::memset(drow8 + (s.pw + w) * pix8, 0, sizeof(uint32_t) * s.pw * pix8);
-        if (copy_codes_int8(src, src_pix_stride, w, s.cin, G, A, kc8_, drow8 + s.pw * pix8, pix8))
+      } else {
+        int64_t src_pix_stride;
+        const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, src_pix_stride, saw_nan);
+        if (int8) {
+          std::memset(drow8, 0, sizeof(uint32_t) * s.pw * pix8);
+          std::memset(drow8 + (s.pw + w) * pix8, 0, sizeof(uint32_t) * s.pw * pix8);
+          if (copy_codes_int8(src, src_pix_stride, w, s.cin, G, A, kc8_, drow8 + s.pw * pix8, pix8))
+            bad_code.store(true, std::memory_order_relaxed);
+        }
+        if (!planes) return;  // no code sums either: the int8 kernels do not use them
+        if (isa.pack_activations(src, src_pix_stride, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
+                                 srow + s.pw * G))
           bad_code.store(true, std::memory_order_relaxed);
       }
-      if (!planes) return;  // no code sums either: the int8 kernels do not use them
-      int32_t* srow = workspace<int32_t>(3, size_t(wp) * G);
-      std::memset(drow, 0, sizeof(uint64_t) * s.pw * pix_words);
-      std::memset(srow, 0, sizeof(int32_t) * s.pw * G);
-      std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
-      std::memset(srow + (s.pw + w) * G, 0, sizeof(int32_t) * s.pw * G);
-      if (isa.pack_activations(src, src_pix_stride, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
-                               srow + s.pw * G))
-        bad_code.store(true, std::memory_order_relaxed);
       column_window_sums(srow, s.kw, s.sw, s.dw, G, sh.wo, crow);
     });
     grid_w = wp;

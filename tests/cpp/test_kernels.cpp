@@ -657,7 +657,7 @@ void test_float_planes(uint64_t seed) {
       const int kind = r.uniform(0, 9);
       if (kind <= 4) {  // a threshold, or its neighbours
         const float th = t.t[r.uniform(0, t.count - 1)];
-        x = kind == 0 ? th : kind == 1 ? std::nextafter(th, inf) : kind == 2 ? std::nextafter(th, -inf) : th;
+        x = kind == 1 ? std::nextafter(th, inf) : kind == 2 ? std::nextafter(th, -inf) : th;
       } else if (kind <= 7) {
         x = float(r.real(-2.0, 2.0) * scale * (zp + 4));
       } else {

@@ -525,6 +525,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   const ConvShape sh = shape_for(n, h, w);
   const IsaImpl& isa = active_isa();
   const bool codes_out = out_quant != nullptr;
+  if (codes_out) out_kind = OUT_INT32;  // codes: the kernels' accumulators go to the requantizer
   if (depthwise_) {
     forward_depthwise(isa, in, sh, out, out_kind, out_nchw, threads, out_quant);
     return;
@@ -783,7 +784,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     b.qcoef = p.qcoef;
     b.scale = p.scale.data() + pos0;
     b.bias = p.bias.data() + pos0;
-    b.out_kind = codes_out ? OUT_INT32 : out_kind;
+    b.out_kind = out_kind;
     // Pixel words and the group's first word on the panel's grid.
     const int64_t pw32 = p.int8 ? pix8 : pix32;
     const int64_t group_off = p.int8 ? int64_t(p.group) * kc8_ : int64_t(p.group) * A * kw64_ * 2;
@@ -939,7 +940,7 @@ void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const
     d.kh = s.kh, d.kw = s.kw, d.sh = s.sh, d.sw = s.sw, d.dh = s.dh, d.dw = s.dw;
     d.wo = sh.wo;
     d.w = dw_weights_.data();
-    d.out_kind = codes_out ? OUT_INT32 : out_kind;
+    d.out_kind = out_kind;
     d.scale = dw_scale_.data();
     d.bias = dw_bias_.data();
     const bool tile = out_nchw || codes_out;

@@ -32,7 +32,8 @@ struct IsaImpl {
   PackFloatPlanesFn pack_float_planes = nullptr;  // null where absent or this CPU lacks its instructions
 };
 
-// ISAs compiled into this build, best first.
+// ISAs compiled into this build, best first (pack_float_planes set only where this CPU has GFNI and
+// VBMI: a CPU-dependent member of a build table, read per call by the driver).
 const std::vector<IsaImpl>& compiled_isas();
 // Compiled and supported by this CPU, best first.
 std::vector<IsaImpl> available_isas();

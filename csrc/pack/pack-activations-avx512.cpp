@@ -150,7 +150,7 @@ struct BinaryQ {  // x >= 0: the sign of x + 0 (which turns -0 into +0); only Na
 template <class Q>
 inline __m512i q_exact(const Quant& c, __m512 x, __mmask16& nan) {
   nan |= _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
-  if (Q::kBinary)
+  if constexpr (Q::kBinary)
     return _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ), _mm512_set1_epi32(1));
   const __m512 t = _mm512_min_ps(_mm512_set1_ps(65536.0f), _mm512_div_ps(x, c.scale));
   return _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), c.zp32);
@@ -429,8 +429,8 @@ inline void out_block_part(const int32_t* s, int64_t ss, int ni, int nc, int32_t
 }
 
 // One group of cg channels per pixel (kw64 words per plane) with a compile-time plane count, and
-// word count KW when it is not 0: the loops unrolled. Run-time counts measured 1.7-1.9x slower
-// (3364 64-channel pixels, A = 1: 2.4 against 4.2 us; 144-channel rows: 3.2 against 7.0 at 1 plane).
+// word count KW when it is not 0: the loops unrolled. Run-time counts measured slower: 3364
+// 64-channel pixels, A = 1: 4.2 against 2.4 us (1.75x); 144-channel rows, 1 plane: 7.0 against 3.2 (2.2x).
 template <int A, int KW>
 bool pack_group(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int cg, int kw64_run, uint64_t* dst,
                 int64_t dst_pix_stride, int32_t* rowsum) {
@@ -539,9 +539,8 @@ void transpose_row_avx512(const uint8_t* src, int64_t sc, int64_t sw, int width,
 // read are 16 * cols contiguous values and every column's destination advances 64 bytes per step.
 // When all columns start at the same offset within a 64-byte line, the row blocks are shifted so
 // that the stores are whole lines (split stores cost about 10% when whole work items were
-// transposed; the conv driver's chunks are now mostly 16 or 48 rows, below the 64 this needs, so it
-// applies to depthwise rows and 5- and 7-pixel tiles' chunks). The driver's tiles are cache-line
-// aligned with whole-vector row strides, so the loads are whole lines too.
+// transposed); calls of fewer than 64 rows skip the shift. The driver's tiles are cache-line aligned
+// with whole-vector row strides, so the loads are whole lines too.
 void transpose_out_avx512(const int32_t* src, int64_t rows, int cols, int64_t src_stride, int32_t* dst,
                           const int64_t* col_off) {
   const int full_cols = cols & ~15;

@@ -159,6 +159,7 @@ PYBIND11_MODULE(_native, m) {
     d["avx512_vnni"] = f.avx512_vnni;
     d["avx_vnni"] = f.avx_vnni;
     d["gfni"] = f.gfni;
+    d["avx512_vbmi"] = f.avx512_vbmi;
     d["neon"] = f.neon;
     d["neon_dot"] = f.neon_dot;
     return d;

@@ -820,6 +820,7 @@ def test_kernelwise_panels_merge(isa):
             assert [(k["kernel"], k["w_bits"]) for k in ks] == [("bit-serial", 2)], ks
         if isa.startswith("avx512") and bits == [1, 2] * 32:
             assert [(k["kernel"], k["w_bits"]) for k in ks] == [("bit-serial", 1), ("bit-serial", 2)], ks
+            assert all(k["nr"] <= 32 for k in ks), ks  # blocks of 1-2 vectors: the permuted stores
 
 
 def test_kernelwise_spread_channels_nhwc(isa):

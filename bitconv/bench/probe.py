@@ -41,16 +41,18 @@ def _cache_key(isa: str) -> str:
     from bitconv import _native
 
     # A rebuilt extension (same version, new kernels or flags) must re-probe. The build goes last so
-    # that "same key but the build" is a plain prefix comparison (_other_builds).
+    # that "same key but the build" is a plain prefix comparison (_stale_keys).
     build = os.stat(_native.__file__).st_mtime_ns
     return "|".join([f"v{CACHE_VERSION}", cpu_model(), platform.machine(), f"bitconv {bitconv.__version__}",
                      isa, str(build)])
 
 
-def _other_builds(key: str, d: dict) -> list:
-    """Keys of d that differ from key only in the build field: earlier builds, never matched again."""
+def _stale_keys(key: str, d: dict) -> list:
+    """Keys of d never matched again: other builds of key (they differ only in the build field) and
+    entries of earlier cache versions."""
     rest = key.rpartition("|")[0]
-    return [k for k in d if k != key and k.rpartition("|")[0] == rest]
+    version = key.partition("|")[0] + "|"
+    return [k for k in d if k != key and (k.rpartition("|")[0] == rest or not k.startswith(version))]
 
 
 def _long_enough(hit, seconds: float) -> bool:
@@ -72,7 +74,7 @@ def _read_file_cache() -> dict:
 def _write_file_cache(key: str, result: dict) -> None:
     try:
         d = _read_file_cache()
-        for k in _other_builds(key, d):
+        for k in _stale_keys(key, d):
             del d[k]
         d[key] = result
         path = cache_dir()

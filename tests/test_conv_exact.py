@@ -801,6 +801,43 @@ def test_kernel_choice(isa):
     assert [k["kernel"] for k in dw.kernels()] == ["depthwise"]
 
 
+def test_int8_split_tile(isa):
+    """Narrow int8 panels on avx512-vnni run the split tile (16 channels, each channel's reduction over
+    4 lanes of 4 vectors, 4 words per step, folded in the epilogue): exact for channel counts whose
+    words are not a multiple of 4 (the last step reads past the pixel, and past the grid's end, against
+    zero weights), partial blocks, stride, dilation, groups, a zero point, 2 images, 1 and 2 threads,
+    int32 NCHW and NHWC and float output, and a kernel-wise layer whose int8 channels are spread.
+    Other ISAs have no split tile."""
+    rng = np.random.default_rng(61)
+    splits = 0
+    cases = ((70, 16, 4, 4, dict(padding=1)), (64, 16, 4, 2, dict(padding=1)), (70, 13, 5, 3, dict(padding=1)),
+             (66, 9, 4, 4, dict(padding=2, dilation=2)), (72, 16, 4, 4, dict(padding=1, stride=2)),
+             (140, 32, 4, 4, dict(padding=1, groups=2)), (35, 16, 6, 2, dict(padding=1)),
+             (64, [1, 1, 1, 4] * 16, None, 2, dict(padding=1)))
+    for cin, cout, wb, ab, geom in cases:
+        bits = cout if isinstance(cout, list) else [wb] * cout
+        if isinstance(cout, list):
+            bits = [bits[i] for i in rng.permutation(len(bits))]  # the int8 channels spread
+        codes, qw = layer(rng, cin=cin, cout=len(bits), hw=(9, 10), n=2, w_bits=bits, a_bits=ab,
+                          groups=geom.get("groups", 1))
+        zp = int(rng.integers(0, 1 << ab))
+        for threads in (1, 2):
+            plan, exp = check(codes, qw, w_bits=bits, w_enc="signed", a_bits=ab, zp=zp, geom=geom, threads=threads,
+                              what=f"[{isa}] split cin={cin} cout={len(bits)} {geom}")
+        ks = plan.kernels()
+        if any(k["split"] > 1 for k in ks):
+            splits += 1
+            x = np.ascontiguousarray(codes.transpose(0, 2, 3, 1))
+            assert np.array_equal(conv2d(x, plan, out="int32", layout="NHWC"), exp.transpose(0, 2, 3, 1))
+            plan_f = make_plan(qw, w_bits=bits, w_enc="signed", a_bits=ab, zp=zp, geom=geom,
+                               w_scale=rng.random(len(bits)) + 0.1, a_scale=0.3, bias=rng.standard_normal(len(bits)))
+            ref_f = scale_output(exp, plan_f.a_scale, plan_f.w_scale, plan_f.bias)
+            assert np.array_equal(conv2d(codes, plan_f), ref_f), (cin, cout, geom, "float")
+        assert all(k["split"] == 4 and k["kernel"] == "int8" and k["nr"] == 16 for k in ks if k["split"] > 1), ks
+    # every case on avx512-vnni, as the cost model estimates
+    assert splits == (len(cases) if isa == "avx512-vnni" else 0), (isa, splits)
+
+
 def test_kernelwise_panels_merge(isa):
     """Interleaved 1- and 2-bit channels with 1-bit activations run as one 2-bit panel where the
     cost model finds that cheaper than two scattered panels (the 1-bit weights are exact there: 32

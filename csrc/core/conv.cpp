@@ -35,6 +35,10 @@ EncodingTerms weight_terms(int bits, int encoding) {
 
 int log2_small(int x) { return x == 1 ? 0 : x == 2 ? 1 : 2; }
 
+// Words past the int8 grid's end: a split tile's last step reads up to 3 words past the last pixel
+// (their weights are zero, so the values do not matter, but the reads must stay in the buffer).
+constexpr size_t kSplitSlack = 3;
+
 }  // namespace
 
 ConvLayer::ConvLayer(ConvSpec spec, const int16_t* qweight) : spec_(std::move(spec)) {
@@ -106,22 +110,35 @@ KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, const std::vec
                                      double* cost) const {
   const int channels = int(chans.size());
   const int A = int8 ? 1 : spec_.a_bits, B = int8 ? 1 : bits;
-  const int steps = red_taps_ * (int8 ? kc8_ : kc32_);
-  KernelInfo best;
-  double best_cost = 0;
+  const int words = int8 ? kc8_ : kc32_;  // per tap
+  // Candidates: the plain tiles by vectors per tile, then (int8) the split tile.
+  std::vector<KernelInfo> cands;
   for (int nv = 1; nv <= 8; ++nv) {
     const KernelInfo k = int8 ? isa.int8_kernel(nv) : isa.kernel(bits, A, nv);
     if (!k.fn) break;
+    cands.push_back(k);
+  }
+  if (int8 && isa.int8_split_kernel && spec_.force_split >= 0) cands.push_back(isa.int8_split_kernel());
+  KernelInfo best;
+  double best_cost = 0;
+  for (const KernelInfo& k : cands) {
+    const int nv = k.nv, nw = k.nv * k.split;  // result vectors; weight vectors per plane and step
+    const double steps = double(red_taps_) * ((words + k.split - 1) / k.split);
     const double blocks = double((channels + k.nr() - 1) / k.nr());
     // Per step: AND + popcount + add per plane pair and lane vector, one broadcast per pixel and
     // plane (int8: one VPDPBUSD and one broadcast, both on the two VNNI-capable pipes as measured on
     // Zen 5); weight vectors come from L1 (2 per cycle) while a block's panel fits in it, else L2.
-    const double panel_bytes = double(steps) * B * nv * k.lanes * 4;
-    const double ops = int8 ? (k.mr * nv + k.mr) / 2.0 : (isa.pair_ops * B * A * k.mr * nv + A * k.mr) / 4.0;
-    const double loads = B * nv / (panel_bytes <= 32768 ? 2.0 : 0.5) + A * k.mr / 2.0;
-    const double per_tile = steps * std::max(ops, loads) + 40.0 + 3.0 * k.mr * nv * (B + A);
+    // Split tiles: their 128-bit broadcast counts twice (fitted: 64>16 and 64>32 3x3 @56 on Zen 5
+    // ran 0.74x and 1.06x the time of the plain tiles, where one op each predicted 0.68x and 0.90x),
+    // and they fold 4 accumulators per result vector in the epilogue (9 ops).
+    const double bcst = k.split > 1 ? 2.0 : 1.0;
+    const double panel_bytes = steps * B * nw * k.lanes * 4;
+    const double ops = int8 ? (k.mr * nw + bcst * k.mr) / 2.0 : (isa.pair_ops * B * A * k.mr * nw + A * k.mr) / 4.0;
+    const double loads = B * nw / (panel_bytes <= 32768 ? 2.0 : 0.5) + A * k.mr / 2.0;
+    const double fold = k.split > 1 ? 9.0 / 4.0 * k.mr * nv : 0.0;
+    const double per_tile = steps * std::max(ops, loads) + 40.0 + 3.0 * k.mr * nv * (B + A) + fold;
     const double c = blocks * per_tile / k.mr + scatter_cost(chans, k);
-    if (nv == spec_.force_nv) {
+    if ((k.split > 1 && spec_.force_split > 0) || (k.split == 1 && nv == spec_.force_nv && spec_.force_split <= 0)) {
       best = k, best_cost = c;
       break;
     }
@@ -472,7 +489,8 @@ std::shared_ptr<const ConvLayer::ShapeTables> ConvLayer::shape_tables(const IsaI
   }
 
   // Tap offsets in grid pixels, then the kernels' reduction steps (tap, 32-bit word) for bit-planes
-  // (step_off) and for int8 codes (step_off8); output channel offsets.
+  // (step_off) and for int8 codes (step_off8, and step_off8s for split tiles: steps of 4 words);
+  // output channel offsets.
   std::vector<int64_t> tap_off(static_cast<size_t>(red_taps_));
   if (row_windows_) {
     for (int i = 0; i < s.kh; ++i) tap_off[size_t(i)] = int64_t(i) * s.dh * sh.wo;  // grid rows of wo windows
@@ -483,6 +501,7 @@ std::shared_ptr<const ConvLayer::ShapeTables> ConvLayer::shape_tables(const IsaI
   for (int tap = 0; tap < red_taps_; ++tap) {
     for (int c = 0; c < kc32_; ++c) t->step_off.push_back(tap_off[size_t(tap)] * pix32 + c);
     for (int c = 0; c < kc8_; ++c) t->step_off8.push_back(tap_off[size_t(tap)] * pix8 + c);
+    for (int c = 0; c < kc8_; c += 4) t->step_off8s.push_back(tap_off[size_t(tap)] * pix8 + c);
   }
   for (int nchw = 0; nchw < 2; ++nchw) {
     t->ch_off[nchw].resize(panels.size());
@@ -566,7 +585,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     grid_h = sh.ho;
     grid_w = sh.wo;
     if (planes) act = workspace<uint64_t>(0, size_t(n) * howo * pix_words);
-    if (int8) act8 = workspace<uint32_t>(4, size_t(n) * howo * pix8);
+    if (int8) act8 = workspace<uint32_t>(4, size_t(n) * howo * pix8 + kSplitSlack);
     parallel_for(int64_t(n) * sh.ho, pack_threads, [&](int64_t item) {
       const int64_t img = item / sh.ho, oh = item % sh.ho;
       uint64_t* drow = planes ? act + item * sh.wo * pix_words : nullptr;
@@ -610,7 +629,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     const int64_t win = red_cg_;
     grid_w = sh.wo;
     if (planes) act = workspace<uint64_t>(0, size_t(n) * hp * grid_w * pix_words);
-    if (int8) act8 = workspace<uint32_t>(4, size_t(n) * hp * grid_w * pix8);
+    if (int8) act8 = workspace<uint32_t>(4, size_t(n) * hp * grid_w * pix8 + kSplitSlack);
     int32_t* rowsum = csum;  // a row window's code sum is already its column sum
     parallel_for(int64_t(n) * hp, pack_threads, [&](int64_t item) {
       const int64_t img = item / hp, r = item % hp;
@@ -660,7 +679,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     // each output column's taps while they are in cache. Float input is quantized and transposed to
     // channels-last one row at a time, in cache, then packed.
     if (planes) act = workspace<uint64_t>(0, size_t(n) * hp * wp * pix_words);
-    if (int8) act8 = workspace<uint32_t>(4, size_t(n) * hp * wp * pix8);
+    if (int8) act8 = workspace<uint32_t>(4, size_t(n) * hp * wp * pix8 + kSplitSlack);
     // Float NCHW rows of a 1- or 2-bit quantizer: compares straight into the planes, no codes between.
     const bool fused = planes && !int8 && in.is_float && in.stride[3] == 1 && G == 1 && act_thresholds_.count > 0 &&
                        isa.pack_float_planes != nullptr;
@@ -738,6 +757,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   const std::vector<std::vector<int64_t>>& ch_off = tables->ch_off[out_nchw];
   const std::vector<int64_t>& step_off = tables->step_off;
   const std::vector<int64_t>& step_off8 = tables->step_off8;
+  const std::vector<int64_t>& step_off8s = tables->step_off8s;
 
   // Codes output: the requantization constants of each panel's channels (padded for whole vectors).
   const std::shared_ptr<const RequantSet> requant = codes_out ? requant_tables(isa, *out_quant) : nullptr;
@@ -775,9 +795,10 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     const int64_t pix_end = std::min(howo, it.tile_end * k.mr);
     BlockArgs b;
     b.w = p.w.data.data() + it.block * p.w.block_words;
-    b.step_off = p.int8 ? step_off8.data() : step_off.data();
-    b.steps = int(p.int8 ? step_off8.size() : step_off.size());
-    b.kc = p.int8 ? kc8_ : kc32_;
+    const std::vector<int64_t>& steps = !p.int8 ? step_off : k.split > 1 ? step_off8s : step_off8;
+    b.step_off = steps.data();
+    b.steps = int(steps.size());
+    b.kc = p.int8 ? (kc8_ + k.split - 1) / k.split : kc32_;
     b.a_plane_stride = p.int8 ? 0 : 2 * int64_t(kw64_);
     b.nr = int(std::min<int64_t>(NR, int64_t(p.w.channels.size()) - pos0));
     b.shift = p.shift;

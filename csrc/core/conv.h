@@ -30,6 +30,7 @@ struct ConvSpec {
   std::vector<double> bias;    // [cout]
   int force_nv = 0;            // tests: pin the channel tile (vectors per tile) when the ISA has it
   int force_int8 = 0;          // tests: 1 runs every panel the int8 kernels can take on them, -1 none
+  int force_split = 0;         // tests: 1 pins int8 panels to the split tile where the ISA has one, -1 never
 };
 
 // The input of one forward call: uint8 codes or float32 activations, any strides.
@@ -104,7 +105,7 @@ class ConvLayer {
     std::vector<std::vector<int32_t>> corr;  // [panel][border class][padded position]
     std::vector<std::vector<int64_t>> corr_row, corr_col;  // [panel][oh], [panel][ow]
     std::vector<std::vector<int64_t>> ch_off[2];            // [NHWC, NCHW output][panel][pos]
-    std::vector<int64_t> step_off, step_off8;
+    std::vector<int64_t> step_off, step_off8, step_off8s;  // bit-planes, int8, int8 split tiles (every 4th word)
   };
   std::shared_ptr<const ShapeTables> shape_tables(const IsaImpl& isa, const std::vector<Panel>& panels,
                                                   const ConvShape& sh);

@@ -12,10 +12,12 @@ namespace bitconv {
 
 namespace {
 // An ISA's kernels plus int8 ones: the -vnni and -dot ISAs share everything else with their base.
-IsaImpl with_int8(IsaImpl base, Isa isa, const char* name, KernelInfo (*int8_kernel)(int), int max_a_bits) {
+IsaImpl with_int8(IsaImpl base, Isa isa, const char* name, KernelInfo (*int8_kernel)(int), int max_a_bits,
+                  KernelInfo (*int8_split_kernel)() = nullptr) {
   base.isa = isa;
   base.name = name;
   base.int8_kernel = int8_kernel;
+  base.int8_split_kernel = int8_split_kernel;
   base.int8_max_a_bits = max_a_bits;
   return base;
 }
@@ -30,7 +32,8 @@ const std::vector<IsaImpl>& compiled_isas() {
                    &depthwise_row_avx512, &depthwise_values_avx512, nullptr, 0, 3.0};
     // Built with GFNI and VBMI flags, which not every CPU with the avx512 kernels' set has.
     if (cpu_features().gfni && cpu_features().avx512_vbmi) avx512.pack_float_planes = &pack_float_planes_avx512;
-    t.push_back(with_int8(avx512, Isa::Avx512Vnni, "avx512-vnni", &int8_kernel_avx512vnni, 8));
+    t.push_back(with_int8(avx512, Isa::Avx512Vnni, "avx512-vnni", &int8_kernel_avx512vnni, 8,
+                                &int8_split_kernel_avx512vnni));
     t.push_back(avx512);
 #endif
 #if defined(BITCONV_BUILD_AVX2)

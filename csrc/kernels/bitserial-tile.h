@@ -10,6 +10,12 @@
 // define it as a 4-byte dot product and use one plane each). Accumulators stay in registers for
 // the whole reduction; classes are combined with shifts once, in the epilogue.
 //
+// Split tiles (V::kSplit = 4, the AVX-512 int8 tile for narrow panels): each step covers 4
+// consecutive words, broadcast as one 128-bit block; a result vector's channels are spread over 4
+// weight vectors whose 128-bit lanes hold 4 channels x those 4 words (channel 4q + v in vector v,
+// lane q), and V::fold sums each lane's 4 partial sums back into channel order in the epilogue.
+// So a 16-channel panel does 4 multiply-adds per broadcast, as a 64-channel one does, not 1.
+//
 // Requires: microkernel.h included, V defined.
 
 // Largest pixel tile MR for B weight planes, A activation planes and NV vectors of output
@@ -80,6 +86,17 @@ inline void store_permuted(const RunConsts& k, typename VT::reg (&x)[MR][NV], co
   }
 }
 
+// A result vector from its S accumulators (split tiles: V::fold; a template, so that traits without
+// split tiles need no fold).
+template <class VT, int S>
+inline typename VT::reg fold_split(typename VT::reg x0, typename VT::reg x1, typename VT::reg x2,
+                                   typename VT::reg x3) {
+  if constexpr (S == 1)
+    return x0;
+  else
+    return VT::fold(x0, x1, x2, x3);
+}
+
 // One tile: pixels p0 .. p0 + mr - 1 of the run (the first at output row oh0, column ow0), whose
 // window bases are a_ptr (entries past mr repeat a valid one). Kept out of line so the run loop's
 // scalars are not live through the reduction: they would spill into vector registers and push
@@ -90,6 +107,8 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
   using R = typename V::reg;
   constexpr int C = B + A - 1;   // shift classes i + j
   constexpr int L = V::L;
+  constexpr int S = V::kSplit;   // accumulator vectors per result vector (folded in the epilogue)
+  constexpr int NW = NV * S;     // weight vectors per plane and step
   // Copied to locals first: vector stores may alias any memory, so fields read through k would be
   // reloaded after every store.
   const uint32_t* a_ptr[MR];
@@ -104,10 +123,10 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
   const double* const bias = k.bias;
   void* const out_base = k.out;
 
-  R acc[C][MR][NV];
+  R acc[C][MR][NW];
   for (int s = 0; s < C; ++s)
     for (int m = 0; m < MR; ++m)
-      for (int v = 0; v < NV; ++v) acc[s][m][v] = V::zero();
+      for (int v = 0; v < NW; ++v) acc[s][m][v] = V::zero();
   const uint32_t* w = k.w;
   // One loop over all steps for one accumulator class (W1A1), which saves the inner loop's
   // overhead on short 64-channel reductions; with more classes GCC allocates that form worse
@@ -116,10 +135,10 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
   for (int st = 0; st < steps; st += kc) {
     for (int c = 0; c < kc; ++c) {
       const int64_t off = C == 1 ? step_off[c] : step_off[st] + c;
-      R wv[B][NV];
+      R wv[B][NW];
       for (int i = 0; i < B; ++i)
-        for (int v = 0; v < NV; ++v) wv[i][v] = V::load(w + (i * NV + v) * L);
-      w += B * NV * L;
+        for (int v = 0; v < NW; ++v) wv[i][v] = V::load(w + (i * NW + v) * L);
+      w += B * NW * L;
 #pragma GCC unroll 8
       for (int m = 0; m < MR; ++m) {
         const uint32_t* ap = a_ptr[m] + off;
@@ -129,7 +148,7 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
 #pragma GCC unroll 8
           for (int i = 0; i < B; ++i)
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v)
+            for (int v = 0; v < NW; ++v)
               acc[i + j][m][v] = V::mac(acc[i + j][m][v], wv[i][v], av);
         }
       }
@@ -173,16 +192,23 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
       for (int m = 0; m < MR; ++m) corr[m] = nullptr;
     }
   }
+  // Class s of pixel m, result vector v: acc[s][m][v], or (split tiles) its S accumulators folded
+  // into one; values, not a pointer into acc (an address taken kept the accumulators in memory), and
+  // a macro, not a lambda (one changed the W1A1 tile's register allocation).
+  constexpr int S1 = S > 1 ? 1 : 0, S2 = S > 1 ? 2 : 0, S3 = S > 1 ? 3 : 0;
+#define BITCONV_CLASS_SUM(s, m, v) \
+  fold_split<V, S>(acc[s][m][(v) * S], acc[s][m][(v) * S + S1], acc[s][m][(v) * S + S2], acc[s][m][(v) * S + S3])
   // The value of pixel m, vector v: classes combined, corrections applied.
   auto result = [&](int m, int v) {
-    R x = acc[C - 1][m][v];
+    R x = BITCONV_CLASS_SUM(C - 1, m, v);
 #pragma GCC unroll 16
-    for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), acc[s][m][v]);
+    for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), BITCONV_CLASS_SUM(s, m, v));
     x = V::shl(x, shift);
     if (V::kCodeSums) x = V::sub(x, V::broadcast(&qterm[m]));
     if (corr[m]) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr[m]) + v * L));
     return x;
   };
+#undef BITCONV_CLASS_SUM
   if (direct && full && mr == MR) {  // the common cases, no guards
     if (out_kind == bitconv::OUT_INT32) {
 #pragma GCC unroll 8
@@ -315,14 +341,16 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
 // picks NV per layer (csrc/core/conv.cpp: fewer padded channels against more reuse per tile).
 template <int B, int A, int NV>
 constexpr bitconv::KernelInfo make_info() {
-  constexpr int mr = choose_mr(B, A, NV, V::kRegisters, V::kReserve, V::kMaxMR);
+  constexpr int NW = NV * V::kSplit;  // accumulator and weight vectors per pixel and class
+  constexpr int mr = choose_mr(B, A, NW, V::kRegisters, V::kReserve, V::kMaxMR);
   bitconv::KernelInfo k;
   // A channel tile whose one-pixel tile already spills is not offered (NV = 1 always is).
-  if (NV > 1 && (B + A - 1) * NV + B * NV + V::kReserve > V::kRegisters) return k;
+  if (NV > 1 && (B + A - 1) * NW + B * NW + V::kReserve > V::kRegisters) return k;
   k.fn = &bitserial_run<B, A, mr, NV>;
   k.mr = mr;
   k.nv = NV;
   k.lanes = V::L;
+  k.split = V::kSplit;
   k.permuted_stores = kPermutedStores<NV>;
   return k;
 }

@@ -19,18 +19,47 @@ namespace avx512 {
 struct V : avx512::V {
   static constexpr bool kCodeSums = false;  // the driver sets no code-sum term for int8 panels
   // Unsigned codes (the broadcast activation word) times signed weights, 4 products per lane.
-  static reg mac(reg acc, reg w, reg a) { return _mm512_dpbusd_epi32(acc, a, w); }
-  // Spread channels go through the tile buffer: in the permuting tile variant GCC 12 keeps the
-  // accumulators of this tied-operand multiply-add apart from their registers (a copy per VPDPBUSD
-  // and two spilled through the stack in the reduction loop), which ran a 32-channel int8 panel
-  // spread over 48 outputs (64@56 A2) in 212 us against 125 through the buffer.
-  static constexpr bool kPermuteWindows = false;
+  // In asm: with the intrinsic, GCC 12 kept the tied accumulators of the split tile and of the
+  // permuting variant apart from their registers (a copy per VPDPBUSD, some on the stack through the
+  // reduction loop; 64>16 3x3 @56 split 153 us against 68, a 32-channel panel spread over 48 outputs
+  // permuted 212 against 125 through the tile buffer).
+  static reg mac(reg acc, reg w, reg a) {
+    asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(w));
+    return acc;
+  }
+  // With the asm multiply-add, spread blocks of 1-2 vectors are permuted from registers as on the
+  // bit-serial tiles: 64@56 {1, 4} bits A2, interleaved, 190 -> 184 us against the tile buffer.
+  static constexpr bool kPermuteWindows = true;
 };
 
 #include "kernels/bitserial-tile.h"
+
+// The split tile for narrow panels (bitserial-tile.h): 16 channels from 4 weight vectors per step of
+// 4 words, one 128-bit broadcast per pixel. A 16-channel panel of the plain tile does one VPDPBUSD
+// per broadcast, and broadcasts share the VNNI pipes: 64>16 3x3 @56 ran at 0.6x the rate of a
+// 64-channel panel.
+using Int8V = V;
+namespace split {
+struct V : Int8V {
+  static constexpr int kSplit = 4;
+  static constexpr int kMaxNV = 1;  // 16 channels (4 accumulators per pixel)
+  // Words c .. c + 3 of the pixel into every 128-bit lane (lane p: word c + p).
+  static reg broadcast(const uint32_t* p) {
+    return _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  // Lane 4q + v of the result: the sum of lane q's 4 partial sums in x_v.
+  static reg fold(reg x0, reg x1, reg x2, reg x3) {
+    const reg s01 = add(_mm512_unpacklo_epi32(x0, x1), _mm512_unpackhi_epi32(x0, x1));
+    const reg s23 = add(_mm512_unpacklo_epi32(x2, x3), _mm512_unpackhi_epi32(x2, x3));
+    return add(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+  }
+};
+#include "kernels/bitserial-tile.h"
+}  // namespace split
 
 }  // namespace
 
 namespace bitconv {
 KernelInfo int8_kernel_avx512vnni(int nv) { return lookup_int8_kernel(nv); }
+KernelInfo int8_split_kernel_avx512vnni() { return split::lookup_int8_kernel(1); }
 }  // namespace bitconv

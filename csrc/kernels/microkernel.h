@@ -98,6 +98,9 @@ struct KernelInfo {
   int nv = 0;      // vectors per tile
   int lanes = 0;   // 32-bit lanes per vector
   bool permuted_stores = false;  // spread channels' whole tiles stored by permutes from registers
+  // Words per reduction step (split tiles, bitserial-tile.h: 4; their weights are packed per step of
+  // 4 words and step_off lists every 4th word, reading up to 3 words past a pixel's last).
+  int split = 1;
   int nr() const { return nv * lanes; }
 };
 
@@ -113,5 +116,6 @@ KernelInfo bitserial_kernel_neon(int w_bits, int a_bits, int nv);
 KernelInfo int8_kernel_avx512vnni(int nv);
 KernelInfo int8_kernel_avx2vnni(int nv);
 KernelInfo int8_kernel_neondot(int nv);  // codes < 128 only (signed dot product)
+KernelInfo int8_split_kernel_avx512vnni();  // 16 channels, 4 words per step (split = 4)
 
 }  // namespace bitconv

@@ -27,6 +27,7 @@ struct V {
   }
   static reg mac(reg acc, reg w, reg a) { return add(acc, popcount_and(w, a)); }  // one plane pair
   static constexpr bool kCodeSums = true;  // the result has a code-sum term (the int8 kernels' has not)
+  static constexpr int kSplit = 1;  // no split tiles (bitserial-tile.h)
   static reg add(reg a, reg b) { return _mm256_add_epi32(a, b); }
   static reg sub(reg a, reg b) { return _mm256_sub_epi32(a, b); }
   static reg shl(reg a, int s) { return _mm256_sll_epi32(a, _mm_cvtsi32_si128(s)); }

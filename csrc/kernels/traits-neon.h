@@ -19,6 +19,7 @@ struct V {
   }
   static reg mac(reg acc, reg w, reg a) { return add(acc, popcount_and(w, a)); }  // one plane pair
   static constexpr bool kCodeSums = true;  // the result has a code-sum term (the int8 kernels' has not)
+  static constexpr int kSplit = 1;  // no split tiles (bitserial-tile.h)
   static reg add(reg a, reg b) { return vaddq_u32(a, b); }
   static reg sub(reg a, reg b) { return vsubq_u32(a, b); }
   static reg shl(reg a, int s) { return vshlq_u32(a, vdupq_n_s32(s)); }

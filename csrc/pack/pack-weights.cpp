@@ -36,8 +36,9 @@ WeightPanel pack_weight_panel_int8(const int16_t* qweight, int cg, int taps, con
   WeightPanel p;
   p.channels = channels;
   p.kernel = kernel;
-  const int L = kernel.lanes, NV = kernel.nv, NR = kernel.nr();
-  p.block_words = int64_t(taps) * kc8 * NV * L;
+  const int L = kernel.lanes, NV = kernel.nv, NR = kernel.nr(), S = kernel.split;
+  const int ks = (kc8 + S - 1) / S;  // steps per tap; a split tile's words past kc8 stay zero
+  p.block_words = int64_t(taps) * ks * NV * S * L;
   p.data.assign(size_t(p.blocks()) * size_t(p.block_words), 0u);
   for (size_t pos = 0; pos < channels.size(); ++pos) {
     const int blk = int(pos / NR), n = int(pos % NR), v = n / L, l = n % L;
@@ -46,7 +47,12 @@ WeightPanel pack_weight_panel_int8(const int16_t* qweight, int cg, int taps, con
     for (int c = 0; c < cg; ++c)
       for (int t = 0; t < taps; ++t) {
         const uint32_t byte = uint8_t(int8_t(wk[c * taps + t]));
-        base[((int64_t(t) * kc8 + c / 4) * NV + v) * L + l] |= byte << (8 * (c % 4));
+        const int word = c / 4;
+        // Plain: vector v, lane l. Split: channel l = 4q + u in vector v * S + u, lane 4q + the
+        // word's place in its step (bitserial-tile.h).
+        const int64_t vec = S == 1 ? v : v * S + l % S;
+        const int lane = S == 1 ? l : l / S * S + word % S;
+        base[((int64_t(t) * ks + word / S) * NV * S + vec) * L + lane] |= byte << (8 * (c % 4));
       }
   }
   return p;

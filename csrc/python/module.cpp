@@ -132,6 +132,7 @@ PYBIND11_MODULE(_native, m) {
           d["channels"] = int(p.w.channels.size());
           d["mr"] = p.w.kernel.mr;
           d["nr"] = p.w.kernel.nr();
+          d["split"] = p.w.kernel.split;  // reduction words per step (4: the int8 split tile)
           out.append(d);
         }
         return out;

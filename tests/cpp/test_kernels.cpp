@@ -278,6 +278,8 @@ void run_case(const Case& c) {
   spec.force_nv = int(c.seed % 5);  // every channel-tile variant, not only the ones chosen by cost
   // Int8 kernels (ISAs that have them) for every bit width, none, or as chosen by cost.
   spec.force_int8 = int((c.seed / 5) % 3) - 1;
+  // The split int8 tile (AVX-512 VNNI) for every int8 panel, never, or as chosen by cost.
+  spec.force_split = int((c.seed / 15) % 3) - 1;
 
   std::unique_ptr<bitconv::ConvLayer> layer;
   bitconv::ConvShape sh{};

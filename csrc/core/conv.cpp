@@ -305,9 +305,11 @@ T* workspace(int slot, size_t count) {
 
 // Codes output: `pixels` rows of int32 accumulators at src + p * src_stride (channels 0..nr-1) are
 // requantized into dst[p * pix_stride + ch_off[n]], or dst[p * pix_stride + n] when ch_off is null:
-// directly where the channels are consecutive, else through a tile of codes that is then scattered.
+// directly where the channels are consecutive, else through a tile of codes that is then scattered
+// (nchw: pix_stride is 1 and ch_off holds channel planes, so the tile is transposed and copied per
+// channel).
 void store_codes(const IsaImpl& isa, const int32_t* src, int64_t src_stride, int64_t pixels, int nr,
-                 const RequantArgs& a, uint8_t* dst, int64_t pix_stride, const int64_t* ch_off) {
+                 const RequantArgs& a, uint8_t* dst, bool nchw, int64_t pix_stride, const int64_t* ch_off) {
   const int64_t ch0 = ch_off ? ch_off[0] : 0;
   if (!ch_off || ch_off[nr - 1] - ch0 == nr - 1) {
     isa.requantize(src, src_stride, pixels, nr, a, dst + ch0, pix_stride);
@@ -315,7 +317,7 @@ void store_codes(const IsaImpl& isa, const int32_t* src, int64_t src_stride, int
   }
   uint8_t* tile = workspace<uint8_t>(6, 2 * size_t(pixels) * nr);
   isa.requantize(src, src_stride, pixels, nr, a, tile, nr);
-  if (pix_stride == 1) {  // NCHW: the tile transposed to channel rows (the input's byte transpose), copied out
+  if (nchw) {  // the tile transposed to channel rows (the input's byte transpose), copied out
     uint8_t* rows = tile + size_t(pixels) * nr;
     isa.transpose_row(tile, nr, 1, nr, int(pixels), rows);
     for (int c = 0; c < nr; ++c) std::memcpy(dst + ch_off[c], rows + c * pixels, size_t(pixels));
@@ -861,8 +863,8 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       k.fn(b, r);
       if (codes_out)
         store_codes(isa, scratch, NR, c1 - c0, b.nr, ra,
-                    static_cast<uint8_t*>(out) + img_base + c0 * (out_nchw ? 1 : s.cout), out_nchw ? 1 : s.cout,
-                    block_off);
+                    static_cast<uint8_t*>(out) + img_base + c0 * (out_nchw ? 1 : s.cout), out_nchw,
+                    out_nchw ? 1 : s.cout, block_off);
       else
         isa.transpose_out(scratch, c1 - c0, b.nr, NR, static_cast<int32_t*>(out) + img_base + c0, block_off);
       c0 = c1;
@@ -978,7 +980,7 @@ void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const
       if (codes_out)
         store_codes(isa, scratch, cp, sh.wo, s.cout, ra,
                     static_cast<uint8_t*>(out) + img * s.cout * howo + oh * sh.wo * (out_nchw ? 1 : s.cout),
-                    out_nchw ? 1 : s.cout, out_nchw ? col_off.data() : nullptr);
+                    out_nchw, out_nchw ? 1 : s.cout, out_nchw ? col_off.data() : nullptr);
       else if (out_nchw)
         isa.transpose_out(scratch, sh.wo, s.cout, cp, static_cast<int32_t*>(out) + img * s.cout * howo + oh * sh.wo,
                           col_off.data());

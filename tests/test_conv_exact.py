@@ -806,7 +806,8 @@ def test_int8_split_tile(isa):
     4 lanes of 4 vectors, 4 words per step, folded in the epilogue): exact for channel counts whose
     words are not a multiple of 4 (the last step reads past the pixel, and past the grid's end, against
     zero weights), partial blocks, stride, dilation, groups, a zero point, 2 images, 1 and 2 threads,
-    int32 NCHW and NHWC and float output, and a kernel-wise layer whose int8 channels are spread.
+    int32 and float output in NCHW and NHWC, and a kernel-wise layer whose int8 channels are spread
+    (NHWC: stored permuted from the tile's registers).
     Other ISAs have no split tile."""
     rng = np.random.default_rng(61)
     splits = 0
@@ -833,6 +834,7 @@ def test_int8_split_tile(isa):
                                w_scale=rng.random(len(bits)) + 0.1, a_scale=0.3, bias=rng.standard_normal(len(bits)))
             ref_f = scale_output(exp, plan_f.a_scale, plan_f.w_scale, plan_f.bias)
             assert np.array_equal(conv2d(codes, plan_f), ref_f), (cin, cout, geom, "float")
+            assert np.array_equal(conv2d(x, plan_f, layout="NHWC"), ref_f.transpose(0, 2, 3, 1)), (cin, cout, geom)
         assert all(k["split"] == 4 and k["kernel"] == "int8" and k["nr"] == 16 for k in ks if k["split"] > 1), ks
     # every case on avx512-vnni, as the cost model estimates
     assert splits == (len(cases) if isa == "avx512-vnni" else 0), (isa, splits)

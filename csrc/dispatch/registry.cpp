@@ -32,8 +32,8 @@ const std::vector<IsaImpl>& compiled_isas() {
                    &depthwise_row_avx512, &depthwise_values_avx512, nullptr, 0, 3.0};
     // Built with GFNI and VBMI flags, which not every CPU with the avx512 kernels' set has.
     if (cpu_features().gfni && cpu_features().avx512_vbmi) avx512.pack_float_planes = &pack_float_planes_avx512;
-    t.push_back(with_int8(avx512, Isa::Avx512Vnni, "avx512-vnni", &int8_kernel_avx512vnni, 8,
-                                &int8_split_kernel_avx512vnni));
+    t.push_back(
+        with_int8(avx512, Isa::Avx512Vnni, "avx512-vnni", &int8_kernel_avx512vnni, 8, &int8_split_kernel_avx512vnni));
     t.push_back(avx512);
 #endif
 #if defined(BITCONV_BUILD_AVX2)

@@ -85,7 +85,7 @@ namespace {
 // Estimated cycles per output pixel to store a panel's blocks whose channels are not contiguous
 // (kernel-wise panels between other panels' channels): per output window (channel_windows) one
 // masked store, after a permute from registers where the kernel has them (k.permuted_stores: AVX-512
-// bit-serial blocks of 1-2 vectors), else after an expand-load from the tile buffer, whose stores
+// bit-serial and int8 blocks of 1-2 vectors), else after an expand-load from the tile buffer, whose stores
 // (2 cycles per vector) come first. Fitted on 64@56 W1A1 with 1- and 2-bit channels interleaved:
 // about 3 cycles per window permuted, 4 through the buffer.
 double scatter_cost(const std::vector<int>& chans, const KernelInfo& k) {

@@ -118,12 +118,15 @@ KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, const std::vec
     if (!k.fn) break;
     cands.push_back(k);
   }
-  if (int8 && isa.int8_split_kernel && spec_.force_split >= 0) cands.push_back(isa.int8_split_kernel());
+  const bool has_split = int8 && isa.int8_split_kernel && spec_.force_split >= 0;
+  if (has_split) cands.push_back(isa.int8_split_kernel());
+  // Tests pin a tile: the split one (force_split > 0, where there is one), else force_nv vectors.
+  const bool pin_split = has_split && spec_.force_split > 0;
   KernelInfo best;
   double best_cost = 0;
   for (const KernelInfo& k : cands) {
     const int nv = k.nv, nw = k.nv * k.split;  // result vectors; weight vectors per plane and step
-    const double steps = double(red_taps_) * ((words + k.split - 1) / k.split);
+    const double steps = double(red_taps_) * k.steps_per_tap(words);
     const double blocks = double((channels + k.nr() - 1) / k.nr());
     // Per step: AND + popcount + add per plane pair and lane vector, one broadcast per pixel and
     // plane (int8: one VPDPBUSD and one broadcast, both on the two VNNI-capable pipes as measured on
@@ -138,7 +141,7 @@ KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, const std::vec
     const double fold = k.split > 1 ? 9.0 / 4.0 * k.mr * nv : 0.0;
     const double per_tile = steps * std::max(ops, loads) + 40.0 + 3.0 * k.mr * nv * (B + A) + fold;
     const double c = blocks * per_tile / k.mr + scatter_cost(chans, k);
-    if ((k.split > 1 && spec_.force_split > 0) || (k.split == 1 && nv == spec_.force_nv && spec_.force_split <= 0)) {
+    if (pin_split ? k.split > 1 : (k.split == 1 && nv == spec_.force_nv)) {
       best = k, best_cost = c;
       break;
     }
@@ -304,12 +307,13 @@ T* workspace(int slot, size_t count) {
 }
 
 // Codes output: `pixels` rows of int32 accumulators at src + p * src_stride (channels 0..nr-1) are
-// requantized into dst[p * pix_stride + ch_off[n]], or dst[p * pix_stride + n] when ch_off is null:
+// requantized into dst[p * pix_stride + ch_off[n]], or dst[p * pix_stride + n] when ch_off is null,
+// where pix_stride is 1 for NCHW output (ch_off then holds channel planes) and cout for NHWC:
 // directly where the channels are consecutive, else through a tile of codes that is then scattered
-// (nchw: pix_stride is 1 and ch_off holds channel planes, so the tile is transposed and copied per
-// channel).
+// (NCHW: transposed and copied per channel).
 void store_codes(const IsaImpl& isa, const int32_t* src, int64_t src_stride, int64_t pixels, int nr,
-                 const RequantArgs& a, uint8_t* dst, bool nchw, int64_t pix_stride, const int64_t* ch_off) {
+                 const RequantArgs& a, uint8_t* dst, bool nchw, int64_t cout, const int64_t* ch_off) {
+  const int64_t pix_stride = nchw ? 1 : cout;
   const int64_t ch0 = ch_off ? ch_off[0] : 0;
   if (!ch_off || ch_off[nr - 1] - ch0 == nr - 1) {
     isa.requantize(src, src_stride, pixels, nr, a, dst + ch0, pix_stride);
@@ -800,7 +804,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     const std::vector<int64_t>& steps = !p.int8 ? step_off : k.split > 1 ? step_off8s : step_off8;
     b.step_off = steps.data();
     b.steps = int(steps.size());
-    b.kc = p.int8 ? (kc8_ + k.split - 1) / k.split : kc32_;
+    b.kc = p.int8 ? k.steps_per_tap(kc8_) : kc32_;
     b.a_plane_stride = p.int8 ? 0 : 2 * int64_t(kw64_);
     b.nr = int(std::min<int64_t>(NR, int64_t(p.w.channels.size()) - pos0));
     b.shift = p.shift;
@@ -863,8 +867,8 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       k.fn(b, r);
       if (codes_out)
         store_codes(isa, scratch, NR, c1 - c0, b.nr, ra,
-                    static_cast<uint8_t*>(out) + img_base + c0 * (out_nchw ? 1 : s.cout), out_nchw,
-                    out_nchw ? 1 : s.cout, block_off);
+                    static_cast<uint8_t*>(out) + img_base + c0 * (out_nchw ? 1 : s.cout), out_nchw, s.cout,
+                    block_off);
       else
         isa.transpose_out(scratch, c1 - c0, b.nr, NR, static_cast<int32_t*>(out) + img_base + c0, block_off);
       c0 = c1;
@@ -980,7 +984,7 @@ void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const
       if (codes_out)
         store_codes(isa, scratch, cp, sh.wo, s.cout, ra,
                     static_cast<uint8_t*>(out) + img * s.cout * howo + oh * sh.wo * (out_nchw ? 1 : s.cout),
-                    out_nchw, out_nchw ? 1 : s.cout, out_nchw ? col_off.data() : nullptr);
+                    out_nchw, s.cout, out_nchw ? col_off.data() : nullptr);
       else if (out_nchw)
         isa.transpose_out(scratch, sh.wo, s.cout, cp, static_cast<int32_t*>(out) + img * s.cout * howo + oh * sh.wo,
                           col_off.data());

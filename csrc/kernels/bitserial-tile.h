@@ -91,6 +91,7 @@ inline void store_permuted(const RunConsts& k, typename VT::reg (&x)[MR][NV], co
 template <class VT, int S>
 inline typename VT::reg fold_split(typename VT::reg x0, typename VT::reg x1, typename VT::reg x2,
                                    typename VT::reg x3) {
+  static_assert(S == 1 || S == 4, "split tiles fold 4 accumulators per result vector");
   if constexpr (S == 1)
     return x0;
   else

@@ -102,6 +102,7 @@ struct KernelInfo {
   // 4 words and step_off lists every 4th word, reading up to 3 words past a pixel's last).
   int split = 1;
   int nr() const { return nv * lanes; }
+  int steps_per_tap(int words) const { return (words + split - 1) / split; }
 };
 
 // Per-ISA tables, defined in csrc/kernels/bitserial-conv-<isa>.cpp (only those that were built):

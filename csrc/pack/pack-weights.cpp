@@ -37,7 +37,7 @@ WeightPanel pack_weight_panel_int8(const int16_t* qweight, int cg, int taps, con
   p.channels = channels;
   p.kernel = kernel;
   const int L = kernel.lanes, NV = kernel.nv, NR = kernel.nr(), S = kernel.split;
-  const int ks = (kc8 + S - 1) / S;  // steps per tap; a split tile's words past kc8 stay zero
+  const int ks = kernel.steps_per_tap(kc8);  // a split tile's words past kc8 stay zero
   p.block_words = int64_t(taps) * ks * NV * S * L;
   p.data.assign(size_t(p.blocks()) * size_t(p.block_words), 0u);
   for (size_t pos = 0; pos < channels.size(); ++pos) {
@@ -48,10 +48,10 @@ WeightPanel pack_weight_panel_int8(const int16_t* qweight, int cg, int taps, con
       for (int t = 0; t < taps; ++t) {
         const uint32_t byte = uint8_t(int8_t(wk[c * taps + t]));
         const int word = c / 4;
-        // Plain: vector v, lane l. Split: channel l = 4q + u in vector v * S + u, lane 4q + the
-        // word's place in its step (bitserial-tile.h).
-        const int64_t vec = S == 1 ? v : v * S + l % S;
-        const int lane = S == 1 ? l : l / S * S + word % S;
+        // Channel l = S q + u of vector v in vector v S + u, lane S q + the word's place in its step
+        // (split tiles, bitserial-tile.h; with S = 1 simply vector v, lane l).
+        const int64_t vec = v * S + l % S;
+        const int lane = l / S * S + word % S;
         base[((int64_t(t) * ks + word / S) * NV * S + vec) * L + lane] |= byte << (8 * (c % 4));
       }
   }

@@ -20,6 +20,7 @@
 #endif
 
 namespace {
+#include "pack/lane-masks-avx512.h"
 #include "pack/quantize-row.h"
 #include "pack/transpose-bytes.h"
 
@@ -186,11 +187,6 @@ inline bool make_quant(const bitconv::ActQuant& q, Quant& c) {
   c.qmax8 = _mm512_set1_epi8(char(uint8_t(q.qmax)));
   return true;
 }
-
-inline __mmask16 lanes(int n) {
-  return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1u);
-}
-inline __mmask64 bytes(int n) { return n >= 64 ? ~__mmask64(0) : n <= 0 ? __mmask64(0) : (__mmask64(1) << n) - 1; }
 
 // Contiguous runs in output order, 64 values at a time.
 template <class Q>
@@ -497,8 +493,7 @@ bool pack_activations_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t
       int64_t sum = 0;
       for (int w = 0; w < kw64; ++w) {
         const int left = cg - 64 * w;
-        const __mmask64 m = left >= 64 ? ~__mmask64(0) : ((__mmask64(1) << left) - 1);
-        const __m512i q = _mm512_maskz_loadu_epi8(m, sg + 64 * w);
+        const __m512i q = _mm512_maskz_loadu_epi8(bytes(left), sg + 64 * w);
         seen |= _mm512_test_epi8_mask(q, high);
         for (int j = 0; j < a_bits; ++j) {
           const uint64_t word = _mm512_test_epi8_mask(q, bit[j]);

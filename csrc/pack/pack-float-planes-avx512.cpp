@@ -2,7 +2,8 @@
 // binary): quantize, transpose and pack in one pass, with no codes in between.
 //
 // Per 16 pixels and 64 channels: one compare per threshold and channel gives a 16-bit mask per
-// plane (pixel p at bit p); the 64 masks of a plane, 128 bytes, are then a bit matrix transposed in
+// threshold (pixel p at bit p; a plane is one threshold's masks, or for 2 bits plane 0 the XOR of
+// three); the 64 masks of a plane, 128 bytes, are then a bit matrix transposed in
 // registers: VPERMT2B gathers each 8 x 8 bit block (8 channels x 8 pixels) into a qword,
 // GF2P8AFFINEQB with that qword as its matrix transposes the block, and VPERMB puts each pixel's 8
 // channel bytes together. The codes path spends 6 vector ops per 16 values on quantizing alone, then
@@ -15,8 +16,7 @@
 #include "pack/pack.h"
 
 namespace {
-
-inline __mmask8 first8(int n) { return n >= 8 ? __mmask8(0xff) : n <= 0 ? __mmask8(0) : __mmask8((1u << n) - 1u); }
+#include "pack/lane-masks-avx512.h"
 
 struct Tables {
   __m512i gather[2];  // VPERMT2B: byte 8i + d of block b <- byte 2 (8i + 7 - d) + b of the 128 mask bytes
@@ -66,7 +66,7 @@ bool pack_rows(const float* src, int64_t sc, int width, int channels, const bitc
       for (int c = nc; c < 64; ++c) masks[j][c] = 0;  // channels past the end: zero bits
     for (int x0 = 0; x0 < width; x0 += 16) {
       const int nx = width - x0 < 16 ? width - x0 : 16;
-      const __mmask16 xm = nx == 16 ? __mmask16(0xffff) : __mmask16((1u << nx) - 1u);
+      const __mmask16 xm = lanes(nx);
       const float* s = src + c0 * sc + x0;
       for (int c = 0; c < nc; ++c, s += sc) {
         // No software prefetch: of the next row or 2-4 rows on, both measured slower.

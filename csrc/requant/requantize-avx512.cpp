@@ -35,7 +35,7 @@ void run(const int32_t* src, int64_t src_stride, int64_t pixels, int nr, const R
   const __m512i sign = _mm512_set1_epi32(INT32_MIN), zero = _mm512_setzero_si512();
   const __m128i one = _mm_set1_epi8(1), qmax = _mm_set1_epi8(char(uint8_t(a.q.qmax)));
   for (int k = 0; k < nr; k += 16) {
-    const __mmask16 lanes = nr - k >= 16 ? __mmask16(0xffff) : __mmask16((1u << (nr - k)) - 1u);
+    const __mmask16 lanes = avx512::V::mask(nr - k);
     const __m512 m = _mm512_loadu_ps(a.m + k), c = _mm512_loadu_ps(a.c + k);
     const __m512i t = _mm512_loadu_si512(a.t + k);  // t >= +0: compared as bits
     const int32_t* s = src + k;

@@ -816,15 +816,14 @@ def test_int8_split_tile(isa):
              (140, 32, 4, 4, dict(padding=1, groups=2)), (35, 16, 6, 2, dict(padding=1)),
              (64, [1, 1, 1, 4] * 16, None, 2, dict(padding=1)))
     for cin, cout, wb, ab, geom in cases:
-        bits = cout if isinstance(cout, list) else [wb] * cout
-        if isinstance(cout, list):
-            bits = [bits[i] for i in rng.permutation(len(bits))]  # the int8 channels spread
+        # a list: kernel-wise bits, shuffled so the int8 channels spread
+        bits = [cout[i] for i in rng.permutation(len(cout))] if isinstance(cout, list) else [wb] * cout
         codes, qw = layer(rng, cin=cin, cout=len(bits), hw=(9, 10), n=2, w_bits=bits, a_bits=ab,
                           groups=geom.get("groups", 1))
         zp = int(rng.integers(0, 1 << ab))
-        for threads in (1, 2):
-            plan, exp = check(codes, qw, w_bits=bits, w_enc="signed", a_bits=ab, zp=zp, geom=geom, threads=threads,
-                              what=f"[{isa}] split cin={cin} cout={len(bits)} {geom}")
+        plan, exp = check(codes, qw, w_bits=bits, w_enc="signed", a_bits=ab, zp=zp, geom=geom, threads=1,
+                          what=f"[{isa}] split cin={cin} cout={len(bits)} {geom}")
+        assert np.array_equal(conv2d(codes, plan, out="int32", threads=2), exp), (cin, cout, geom, "2 threads")
         ks = plan.kernels()
         if any(k["split"] > 1 for k in ks):
             splits += 1
@@ -867,7 +866,8 @@ def test_kernelwise_spread_channels_nhwc(isa):
     stored per window of 16 output channels (AVX-512: permuted from the tile's registers for blocks of
     1-2 vectors, else through the tile buffer). Int32 and float output, full and partial tiles and
     blocks, windows at the row's end, 2 images, 1 and 2 threads; layers split on each ISA at least as
-    often as measured, and on AVX-512 split bit-serial panels have nr <= 32 and nr > 32 (both paths)."""
+    often as measured (on the x86 and scalar ISAs; the NEON ones are not measured), and on AVX-512 split
+    bit-serial panels have nr <= 32 and nr > 32 (both paths)."""
     rng = np.random.default_rng(53)
     split = 0
     nrs = set()  # nr of the bit-serial panels of split layers

@@ -129,9 +129,10 @@ class LceBconv(Comparator):
 
         tf, larq, lce, Interpreter = _import_lce()
         # bitconv's 1-bit weights are the levels {-1, +1}; sign() keeps that true of any input.
-        w = np.where(case.qweight >= 0, 1.0, -1.0).astype(np.float32)
+        positive = case.qweight >= 0
+        w = np.where(positive, 1.0, -1.0).astype(np.float32)
         # w's bits, by digest; its shape is in the layer's fields.
-        signs = hashlib.sha1(np.packbits(case.qweight >= 0).tobytes()).hexdigest()
+        signs = hashlib.sha1(np.packbits(positive).tobytes()).hexdigest()
         key = (case.batch, lay.h, lay.w, lay.cin, lay.cout, lay.kh, lay.kw, lay.stride, mode, lay.groups, signs)
         flatbuffer = _FLATBUFFERS.get(key)
         if flatbuffer is None:

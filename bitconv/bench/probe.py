@@ -47,12 +47,18 @@ def _cache_key(isa: str) -> str:
                      isa, str(build)])
 
 
+def _key_version(k: str) -> int:
+    """A key's cache version ("vN|..."); 0 for keys written before versions were kept."""
+    head = k.partition("|")[0]
+    return int(head[1:]) if head[:1] == "v" and head[1:].isdigit() else 0
+
+
 def _stale_keys(key: str, d: dict) -> list:
     """Keys of d never matched again: other builds of key (they differ only in the build field) and
-    entries of earlier cache versions."""
+    entries of earlier cache versions. Later versions' entries are kept: a newer bitconv sharing the
+    cache file still reads them."""
     rest = key.rpartition("|")[0]
-    version = key.partition("|")[0] + "|"
-    return [k for k in d if k != key and (k.rpartition("|")[0] == rest or not k.startswith(version))]
+    return [k for k in d if k != key and (k.rpartition("|")[0] == rest or _key_version(k) < CACHE_VERSION)]
 
 
 def _long_enough(hit, seconds: float) -> bool:

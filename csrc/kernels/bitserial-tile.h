@@ -60,9 +60,8 @@ struct RunConsts {
 
 // Stores a whole pixel tile of a block of at most 2 vectors whose channels are spread over the
 // output row (where V::kPermuteWindows asks for it; V then has window_index, store_window_regs,
-// to_f32 and f32_bits): per
-// window, its lanes permuted out of the pixel's two result vectors (one two-source permute) and
-// stored under its mask. Runs in a tile variant of its own
+// to_f32 and f32_bits): per window, its lanes permuted out of the pixel's two result vectors (one
+// two-source permute) and stored under its mask. Runs in a tile variant of its own
 // (bitserial_tile<..., true>): as a branch of the common tile it slowed uniform-bit layers by 4-9%
 // (W1A2 on 64@56 and 128@28), and out of line the results went through memory and the gain was
 // lost. Blocks of 3-4 vectors keep the tile buffer: 24 results live through the window loop ran

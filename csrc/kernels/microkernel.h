@@ -73,9 +73,10 @@ using TileKernelFn = void (*)(const BlockArgs&, const RunArgs&);  // one block o
 // Output windows of 16 positions that cover a block's ascending output channel offsets ch[0..n):
 // window i starts at ch[src[i]] (stored as that minus `origin` in off[i]) and mask[i] has bit
 // ch[k] - ch[src[i]] set for each of its channels. A block whose channels are not contiguous is
-// stored through these, one masked store per window and pixel; the driver's cost model counts them. Returns the number of windows; off, mask and src may be null (count only). Static:
-// the kernel files of every ISA instantiate it with their own flags, and the linker must not pick
-// one ISA's copy for another's callers.
+// stored through these, one masked store per window and pixel; the driver's cost model counts
+// them. Returns the number of windows; off, mask and src may be null (count only). Static: the
+// kernel files of every ISA instantiate it with their own flags, and the linker must not pick one
+// ISA's copy for another's callers.
 template <class T>
 static inline int channel_windows(const T* ch, int n, int64_t origin, int64_t* off, uint32_t* mask, int* src) {
   int windows = 0;

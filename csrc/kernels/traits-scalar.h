@@ -16,7 +16,7 @@ struct V {
   static reg popcount_and(reg w, reg a) { return popcount32_portable(w & a); }
   static reg mac(reg acc, reg w, reg a) { return add(acc, popcount_and(w, a)); }  // one plane pair
   static constexpr bool kCodeSums = true;  // the result has a code-sum term (the int8 kernels' has not)
-  static constexpr int kSplit = 1;  // accumulator vectors per result vector (bitserial-tile.h: split tiles)
+  static constexpr int kSplit = 1;  // no split tiles (bitserial-tile.h)
   static reg add(reg a, reg b) { return a + b; }
   static reg sub(reg a, reg b) { return a - b; }
   static reg shl(reg a, int s) { return a << s; }

@@ -33,10 +33,10 @@ inline void transpose_blocks(int width, int channels, uint8_t* dst, RowFn row) {
     const int nc = channels - c0 < 16 ? channels - c0 : 16;
     for (int w0 = 0; w0 < width; w0 += 16) {
       const int nw = width - w0 < 16 ? width - w0 : 16;
-      const __mmask16 wm = __mmask16((1u << nw) - 1u);
+      const __mmask16 wm = lanes(nw);
       for (int i = 0; i < 16; ++i) rows[i] = i < nc ? row(c0 + i, w0, wm) : _mm_setzero_si128();
       transpose16x16(rows, cols);
-      const __mmask16 cm = __mmask16((1u << nc) - 1u);
+      const __mmask16 cm = lanes(nc);
       for (int w = 0; w < nw; ++w) _mm_mask_storeu_epi8(dst + int64_t(w0 + w) * channels + c0, cm, cols[w]);
     }
   }
@@ -296,7 +296,7 @@ __attribute__((noinline)) uint32_t nchw_block(const Quant& c, const float* src, 
 template <class Q>
 __attribute__((noinline)) uint32_t nchw_half_block(const Quant& c, const float* src, int64_t sc, int channels, int c0,
                                                    int w0, int nw, uint8_t* dst) {
-  const __mmask8 wm = __mmask8((1u << nw) - 1u);
+  const __mmask8 wm = first8(nw);
   __m512i g[8];
   uint32_t redo = 0;
 #pragma GCC unroll 8

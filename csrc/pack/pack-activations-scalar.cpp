@@ -1,4 +1,5 @@
 // Activation bit-plane packing in portable C++ (the fallback and the reference for the SIMD packers).
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -42,10 +43,9 @@ bool pack_activations_scalar(const uint8_t* src, int64_t src_pix_stride, int64_t
 PlaneThresholds plane_thresholds(const ActQuant& q, int a_bits) {
   PlaneThresholds t;
   const int qmax = (1 << a_bits) - 1;
-  // Monotonic only for a positive scale; -0 and +0 compare equal, so they must share a code.
-  if (a_bits > 2 || q.qmax != float(qmax) || (!q.binary && !(q.scale > 0.0f)) ||
-      quantize_one(-0.0f, q) != quantize_one(0.0f, q))
-    return t;
+  // Monotonic, with code 0 at -Inf and qmax at +Inf (the bisection's ends), for a positive finite
+  // scale.
+  if (a_bits > 2 || q.qmax != float(qmax) || (!q.binary && !(q.scale > 0.0f && std::isfinite(q.scale)))) return t;
   // Floats in order as unsigned keys (negative ones reversed), -Inf to +Inf with no NaN between.
   auto key = [](float x) {
     uint32_t b;
@@ -60,7 +60,6 @@ PlaneThresholds plane_thresholds(const ActQuant& q, int a_bits) {
   };
   const float inf = std::numeric_limits<float>::infinity();
   for (int k = 1; k <= qmax; ++k) {
-    if (quantize_one(-inf, q) >= k || quantize_one(inf, q) < k) return t;
     uint32_t lo = key(-inf), hi = key(inf);  // code(lo) < k <= code(hi): bisect to the first float of code >= k
     while (hi - lo > 1) {
       const uint32_t mid = lo + (hi - lo) / 2;

@@ -110,8 +110,8 @@ WeightPanel pack_weight_panel(const int16_t* qweight, int cg, int taps, const st
 
 // Int8 weight panel for int8_kernel_*: the layout above with one plane and kc8 words per tap, byte b
 // of word c holding int8 weight qw of input channel 4 * c + b (zero past cg); for a split kernel
-// (kernel.split = 4) steps of 4 words, each channel's words over 4 lanes of 4 vectors (kernels/
-// bitserial-tile.h). Every qw of the listed channels must be in [-128, 127].
+// (kernel.split = 4) steps of 4 words, channel 4q + u's 4 words in 128-bit lane q of vector u
+// (kernels/bitserial-tile.h). Every qw of the listed channels must be in [-128, 127].
 WeightPanel pack_weight_panel_int8(const int16_t* qweight, int cg, int taps, const std::vector<int>& channels,
                                    int kc8, const KernelInfo& kernel);
 

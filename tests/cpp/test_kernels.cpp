@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/conv.h"
+#include "dispatch/cpu_features.h"
 #include "dispatch/registry.h"
 #include "pack/pack.h"
 
@@ -570,7 +571,9 @@ void test_tables() {
 void test_packers(uint64_t seed) {
   Rng r(seed ^ 0x5eedull);
   for (int rep = 0; rep < 200; ++rep) {
-    const int channels = rep < 100 ? rep + 1 : r.uniform(1, 200);
+    // Up to 330 channels: more than 192 per group (4-6 words a plane) is the AVX-512 packer's one
+    // run-time word count.
+    const int channels = rep < 100 ? rep + 1 : rep < 150 ? r.uniform(1, 200) : r.uniform(193, 330);
     std::vector<int> divs;
     for (int g = 1; g <= channels; ++g)
       if (channels % g == 0) divs.push_back(g);
@@ -710,8 +713,17 @@ void test_float_planes(uint64_t seed) {
             std::string(buf) + " (NaN not reported)");
     }
   }
-  // Quantizers with more codes have no thresholds (the caller quantizes to codes first).
+  // Quantizers with more codes have no thresholds (the caller quantizes to codes first), nor do
+  // scales that are not positive and finite.
   check(bitconv::plane_thresholds(bitconv::ActQuant{0.1f, 0.0f, 7.0f, false}, 3).count == 0, "3-bit thresholds");
+  for (float bad : {0.0f, -0.5f, inf, NAN})
+    check(bitconv::plane_thresholds(bitconv::ActQuant{bad, 1.0f, 3.0f, false}, 2).count == 0,
+          "thresholds of scale " + std::to_string(bad));
+  // A CPU with the packer's instructions must get it on its AVX-512 ISAs.
+  bool avx512 = false;
+  for (const bitconv::IsaImpl& isa : bitconv::available_isas()) avx512 = avx512 || isa.isa == bitconv::Isa::Avx512;
+  check(exercised > 0 || !(avx512 && bitconv::cpu_features().gfni && bitconv::cpu_features().avx512_vbmi),
+        "float plane packer missing on a CPU with GFNI and VBMI");
   std::printf("float plane packers: %d runs\n", exercised);
 }
 

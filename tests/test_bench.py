@@ -419,3 +419,31 @@ def test_python_m_bench_help():
                        cwd=os.path.dirname(__file__))  # not the checkout: import the installed package
     assert r.returncode == 0 and "--suite" in r.stdout and "--sweep" in r.stdout
 
+
+
+def test_missing_torch_names_its_own_install(monkeypatch):
+    """torch is not in the bench extra: its comparators' hint says pip install torch, the others'
+    the extra."""
+    from bitconv.bench import comparator_base
+
+    real = comparator_base.importlib.import_module
+
+    def no_torch(name, *args, **kwargs):
+        if name == "torch":
+            raise ImportError("No module named 'torch'")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(comparator_base.importlib, "import_module", no_torch)
+    for cls in (C.TorchFp32, C.TorchInt8):
+        assert "pip install torch" in cls().unavailable()
+    assert "'.[bench]'" in comparator_base._missing("no_such_module_for_bitconv")
+
+
+def test_bench_help_states_each_default_once(capsys):
+    """Options whose help names their default, or that have none, get no second '(default: ...)'."""
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in text
+    assert "hardware threads) (default" not in text and "numba) (default" not in text
+    assert "(default: resnet18)" in text and "(default: 20)" in text

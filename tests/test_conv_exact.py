@@ -454,8 +454,9 @@ def expected_codes(acc, plan, nxt):
 
 
 # (cin, cout, w_bits, kernel, groups): one block, several blocks, a channel tail, kernel-wise
-# channels interleaved (stored through masks) and in runs, a depthwise layer, int8 panels.
-# 64 interleaved channels: 40 would merge into one panel on AVX-512, skipping the masked stores.
+# channels interleaved (requantized, then scattered to their positions) and in runs, a depthwise
+# layer, int8 panels. 64 interleaved channels: 40 would merge into one panel on AVX-512, whose
+# channels are consecutive, so store_codes' scatter would not run.
 CODES_LAYERS = [(64, 64, 1, 3, 1), (32, 100, 2, 1, 1), (35, 21, 3, 3, 1), (24, [1, 2] * 32, None, 3, 1),
                 (24, [1] * 20 + [3] * 20, None, 3, 1), (48, 48, 4, 3, 48), (40, 33, 8, 3, 1), (16, 7, 5, 1, 1)]
 
@@ -475,7 +476,7 @@ def test_codes_output(isa, cin, cout, wb, k, groups):
     acc = reference(codes, qw, "unsigned", 2, geom)
     scaled = make_plan(qw, w_bits=wb, w_enc="signed", a_bits=a_bits, zp=2, geom=geom, a_scale=0.3,
                        w_scale=rng.random(cout) + 0.05, bias=rng.standard_normal(cout))
-    # the interleaved layer must split where measured (x86, scalar) for its masked stores to run;
+    # the interleaved layer must split where measured (x86, scalar) for store_codes' scatter to run;
     # the -vnni ISAs run it, and the 8-bit layer, as one int8 panel
     ks = [p["kernel"] for p in scaled.kernels()]
     if (wb == [1, 2] * 32 or wb == 8) and isa.endswith("-vnni"):
@@ -802,11 +803,11 @@ def test_kernel_choice(isa):
 
 
 def test_int8_split_tile(isa):
-    """Narrow int8 panels on avx512-vnni run the split tile (16 channels, each channel's reduction over
-    4 lanes of 4 vectors, 4 words per step, folded in the epilogue): exact for channel counts whose
-    words are not a multiple of 4 (the last step reads past the pixel, and past the grid's end, against
-    zero weights), partial blocks, stride, dilation, groups, a zero point, 2 images, 1 and 2 threads,
-    int32 and float output in NCHW and NHWC, and a kernel-wise layer whose int8 channels are spread
+    """Narrow int8 panels on avx512-vnni run the split tile (16 channels over 4 vectors, each channel's
+    reduction over 4 lanes, 4 words per step, folded in the epilogue): exact for channel counts whose
+    words are not a multiple of 4 (the last step reads the next pixel's words against zero weights;
+    the reads past the grid's end that this also makes cannot show in a result), partial blocks,
+    stride, dilation, groups, a zero point, 2 images, 1 and 2 threads, int32 and float output in NCHW and NHWC, and a kernel-wise layer whose int8 channels are spread
     (NHWC: stored permuted from the tile's registers).
     Other ISAs have no split tile."""
     rng = np.random.default_rng(61)

@@ -9,6 +9,15 @@ EXIT_WRONG = 3   # a bitconv result disagreed with the int64 reference
 EXIT_USAGE = 2
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends each option's default, except where its help already says it (or it has none)."""
+
+    def _get_help_string(self, action):
+        if "(default:" in (action.help or "") or action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def add_parsers(sub):
     from .comparator_names import DEFAULT, OPTIONAL
     from .suites import SUITES
@@ -19,7 +28,7 @@ def add_parsers(sub):
                     "reference, and reports median latency, GOPS, speed-up over each comparator and efficiency "
                     "as a percentage of this machine's popcount ceiling. With no arguments: ResNet-18 under the "
                     "shipped mixed-precision example plan.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_DefaultsFormatter)
     p.add_argument("--suite", default="resnet18", help=f"layer table: {', '.join(SUITES)} or a suite .json")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--plan", metavar="FILE", help="plan file (bitconv plan formats)")

@@ -80,10 +80,10 @@ class Comparator:
         return contextlib.nullcontext()
 
 
-def _missing(*modules) -> Optional[str]:
+def _missing(*modules, hint: str = "install the bench extra: pip install '.[bench]'") -> Optional[str]:
     for m in modules:
         try:
             importlib.import_module(m)
         except Exception as e:  # ImportError, or a broken install
-            return f"{m} not importable ({type(e).__name__}: {e}); install the bench extra: pip install '.[bench]'"
+            return f"{m} not importable ({type(e).__name__}: {e}); {hint}"
     return None

@@ -164,7 +164,7 @@ class LceBconv(Comparator):
         # 2c - 1) and no further padding.
         got = run(inputs)[0]
         t, b, l, r = pads
-        pad_code = int(self.pad_value + 1) // 2
+        pad_code = {1.0: 1, -1.0: 0}[self.pad_value]  # LCE pads with +1 or -1 only
         padded = np.pad(case.codes_nchw, ((0, 0), (0, 0), (t, b), (l, r)), constant_values=pad_code)
         ref = conv2d_int64(padded, w.astype(np.int64), a_encoding="binary", stride=lay.stride,
                            groups=lay.groups).transpose(0, 2, 3, 1)

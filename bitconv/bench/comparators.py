@@ -137,9 +137,12 @@ class OrtInt8(_Ort):
 
 
 # ---------------------------------------------------------------------------------------- torch
+_TORCH_HINT = "install it: pip install torch (not in the bench extra)"
+
+
 class _Torch(Comparator):
     def unavailable(self):
-        return _missing("torch")
+        return _missing("torch", hint=_TORCH_HINT)
 
     def versions(self):
         import torch
@@ -174,7 +177,7 @@ class TorchInt8(_Torch):
     kind = "int8"
 
     def unavailable(self):
-        miss = _missing("torch")
+        miss = super().unavailable()
         if miss:
             return miss
         import torch

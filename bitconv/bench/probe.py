@@ -1,8 +1,8 @@
 """The machine's ceilings: `bitconv._native.run_probe`, cached per process and in a file.
 
-The file cache lives in $BITCONV_CACHE_DIR or ~/.cache/bitconv (probe.json), keyed by CPU model,
-bitconv version, the native module's build (file mtime) and ISA, so `bitconv bench` does not
-re-measure on every run. A cached result is used only if it measured at least as long as asked.
+The file cache lives in $BITCONV_CACHE_DIR, else $XDG_CACHE_HOME/bitconv or ~/.cache/bitconv
+(probe.json), keyed by CPU model, bitconv version, the native module's build (file mtime) and ISA,
+so `bitconv bench` does not re-measure on every run. A cached result is used only if it measured at least as long as asked.
 """
 from __future__ import annotations
 

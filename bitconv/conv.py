@@ -320,7 +320,8 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
     out="float" float32(a_scale * w_scale[k] * acc + bias[k]), out="codes" those float values as
     uint8 codes of next_plan's activation quantizer (exactly quantize(conv2d(..., out="float"),
     next_plan)), ready to be the next layer's input. Result in the same layout as x.
-    backend="numba" runs the numba bit-serial reference. threads=None uses every core.
+    backend="numba" runs the numba bit-serial reference. threads=None uses every CPU the process may
+    run on (its affinity mask).
     """
     if not isinstance(plan, ConvPlan):
         raise TypeError(f"plan must be a bitconv.ConvPlan, got {type(plan).__name__}")

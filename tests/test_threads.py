@@ -86,3 +86,20 @@ def _large_input_case(threads, geom, conv2d_int64, quantize_activations):
     codes_f = quantize_activations(xf, a_bits=2, a_scale=0.5, a_zero_point=1)
     ref_f = conv2d_int64(codes_f, plan.qweight, a_zero_point=1, stride=stride, padding=pad)
     assert np.array_equal(bitconv.conv2d(xf, plan, out="int32", threads=threads), ref_f)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_default_threads_follow_the_affinity_mask():
+    # threads=None must count the CPUs the process may run on (taskset, a container's cpuset), not the
+    # machine's: more threads than CPUs time-slice one core. A fresh interpreter, since the count is
+    # taken once.
+    import os
+    import subprocess
+
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs at least 2 CPUs to restrict the mask to fewer")
+    code = ("import os; os.sched_setaffinity(0, {%d}); import bitconv._native as n; print(n.hardware_threads())"
+            % cpus[0])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert int(out) == 1

@@ -34,7 +34,7 @@ def add_parsers(sub):
     g.add_argument("--plan", metavar="FILE", help="plan file (bitconv plan formats)")
     g.add_argument("--bits", metavar="WxA", help="uniform weight x activation bits, e.g. 2x2")
     p.add_argument("--threads", type=int, default=None, help="threads for bitconv and every comparator "
-                                                             "(default: all hardware threads)")
+                                                             "(default: every CPU the process may run on)")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--repeat", type=int, default=20, help="timed repetitions per layer and method")
     p.add_argument("--warmup", type=int, default=3, help="untimed calls before timing")

@@ -155,10 +155,35 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
     }
   }
 
-  // Combine classes: P = sum_s acc[s] << s (Horner), then the epilogue. Consecutive channels (the
-  // output, or the driver's NCHW and codes scratch) are stored straight from registers; spread
-  // channels of a kernel-wise panel by store_permuted (the Permuted variant) or through a small tile
-  // buffer.
+  // Class s of pixel m, result vector v: acc[s][m][v], or (split tiles) its S accumulators folded
+  // into one; values, not a pointer into acc (an address taken kept the accumulators in memory), and
+  // a macro, not a lambda (one changed the W1A1 tile's register allocation).
+  constexpr int S1 = S > 1 ? 1 : 0, S2 = S > 1 ? 2 : 0, S3 = S > 1 ? 3 : 0;
+#define BITCONV_CLASS_SUM(s, m, v) \
+  fold_split<V, S>(acc[s][m][(v) * S], acc[s][m][(v) * S + S1], acc[s][m][(v) * S + S2], acc[s][m][(v) * S + S3])
+  // Classes combined (P = sum_s acc[s] << s, Horner): in multi-class bit-serial tiles as soon as the
+  // reduction ends, so that only MR x NV values, not the C x MR x NW accumulators, live through the
+  // epilogue's branches. With the accumulators live there, GCC 12 zeroed them in memory and stored
+  // them again after the loop (35-60 vector stores per tile on AVX-512) in every such tile but one:
+  // the 2 x 1 bit, 2-pixel, 4-vector tile, whose loop the early combine allocates worse (a spill and 8
+  // moves per step; 128@28 W2A1 0.090 -> 0.107 ms). That one, one-class tiles (W1A1, int8) and split
+  // tiles combine late, in result(), as before.
+  constexpr bool late = C == 1 || S > 1 || (B == 2 && A == 1 && MR == 2 && NV == 4);
+  R psum[late ? 1 : MR][late ? 1 : NV];
+  if constexpr (!late)
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        R x = BITCONV_CLASS_SUM(C - 1, m, v);
+#pragma GCC unroll 16
+        for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), BITCONV_CLASS_SUM(s, m, v));
+        psum[m][v] = x;
+      }
+
+  // The epilogue. Consecutive channels (the output, or the driver's NCHW and codes scratch) are
+  // stored straight from registers; spread channels of a kernel-wise panel by store_permuted (the
+  // Permuted variant) or through a small tile buffer.
   const int32_t* corr[MR];
   int64_t out_at[MR];
   uint32_t qterm[MR];
@@ -192,17 +217,16 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
       for (int m = 0; m < MR; ++m) corr[m] = nullptr;
     }
   }
-  // Class s of pixel m, result vector v: acc[s][m][v], or (split tiles) its S accumulators folded
-  // into one; values, not a pointer into acc (an address taken kept the accumulators in memory), and
-  // a macro, not a lambda (one changed the W1A1 tile's register allocation).
-  constexpr int S1 = S > 1 ? 1 : 0, S2 = S > 1 ? 2 : 0, S3 = S > 1 ? 3 : 0;
-#define BITCONV_CLASS_SUM(s, m, v) \
-  fold_split<V, S>(acc[s][m][(v) * S], acc[s][m][(v) * S + S1], acc[s][m][(v) * S + S2], acc[s][m][(v) * S + S3])
   // The value of pixel m, vector v: classes combined, corrections applied.
   auto result = [&](int m, int v) {
-    R x = BITCONV_CLASS_SUM(C - 1, m, v);
+    R x;
+    if constexpr (late) {
+      x = BITCONV_CLASS_SUM(C - 1, m, v);
 #pragma GCC unroll 16
-    for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), BITCONV_CLASS_SUM(s, m, v));
+      for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), BITCONV_CLASS_SUM(s, m, v));
+    } else {
+      x = psum[m][v];
+    }
     x = V::shl(x, shift);
     if (V::kCodeSums) x = V::sub(x, V::broadcast(&qterm[m]));
     if (corr[m]) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr[m]) + v * L));

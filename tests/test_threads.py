@@ -89,17 +89,22 @@ def _large_input_case(threads, geom, conv2d_int64, quantize_activations):
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="needs CPU affinity (Linux)")
-def test_default_threads_follow_the_affinity_mask():
+def test_default_threads_follow_the_affinity_mask(tmp_path):
     # threads=None must count the CPUs the process may run on (taskset, a container's cpuset), not the
     # machine's: more threads than CPUs time-slice one core. A fresh interpreter, since the count is
-    # taken once.
+    # taken once; run outside the checkout, whose bitconv/ has no built module, importing the package
+    # these tests use.
     import os
     import subprocess
+    from pathlib import Path
 
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         pytest.skip("needs at least 2 CPUs to restrict the mask to fewer")
     code = ("import os; os.sched_setaffinity(0, {%d}); import bitconv._native as n; print(n.hardware_threads())"
             % cpus[0])
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert int(out) == 1
+    path = os.pathsep.join(p for p in (str(Path(bitconv.__file__).parent.parent), os.environ.get("PYTHONPATH")) if p)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env=dict(os.environ, PYTHONPATH=path))
+    assert run.returncode == 0, run.stderr
+    assert int(run.stdout) == 1

@@ -166,9 +166,9 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
   // epilogue's branches. With the accumulators live there, GCC 12 zeroed them in memory and stored
   // them again after the loop (35-60 vector stores per tile on AVX-512) in every such tile but one:
   // the 2 x 1 bit, 2-pixel, 4-vector tile, whose loop the early combine allocates worse (a spill and 8
-  // moves per step; 128@28 W2A1 0.090 -> 0.107 ms). That one, one-class tiles (W1A1, int8) and split
-  // tiles combine late, in result(), as before.
-  constexpr bool late = C == 1 || S > 1 || (B == 2 && A == 1 && MR == 2 && NV == 4);
+  // moves per step; 128@28 W2A1 0.090 -> 0.107 ms). That one and one-class tiles (W1A1, int8, split
+  // tiles) combine late, in result(), as before.
+  constexpr bool late = C == 1 || (B == 2 && A == 1 && MR == 2 && NV == 4);
   R psum[late ? 1 : MR][late ? 1 : NV];
   if constexpr (!late)
 #pragma GCC unroll 8

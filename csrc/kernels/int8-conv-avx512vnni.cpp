@@ -27,9 +27,6 @@ struct V : avx512::V {
     asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(w));
     return acc;
   }
-  // With the asm multiply-add, spread blocks of 1-2 vectors are permuted from registers as on the
-  // bit-serial tiles: 64@56 {1, 4} bits A2, interleaved, 190 -> 184 us against the tile buffer.
-  static constexpr bool kPermuteWindows = true;
 };
 
 #include "kernels/bitserial-tile.h"

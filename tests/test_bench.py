@@ -440,10 +440,10 @@ def test_missing_torch_names_its_own_install(monkeypatch):
 
 
 def test_bench_help_states_each_default_once(capsys):
-    """Options whose help names their default, or that have none, get no second '(default: ...)'."""
+    """Options without a default (None), whose help says what happens then, get no '(default: ...)'."""
     with pytest.raises(SystemExit):
         main(["bench", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: None)" not in text
-    assert "hardware threads) (default" not in text and "numba) (default" not in text
+    assert "may run on) (default" not in text and "numba) (default" not in text
     assert "(default: resnet18)" in text and "(default: 20)" in text

@@ -10,10 +10,11 @@ EXIT_USAGE = 2
 
 
 class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Appends each option's default, except where its help already says it (or it has none)."""
+    """Appends each option's default, except to options without one (None), whose help says what
+    happens when they are left out."""
 
     def _get_help_string(self, action):
-        if "(default:" in (action.help or "") or action.default is None:
+        if action.default is None:
             return action.help
         return super()._get_help_string(action)
 
@@ -35,7 +36,7 @@ def add_parsers(sub):
     g.add_argument("--bits", metavar="WxA", help="uniform weight x activation bits, e.g. 2x2")
     p.add_argument("--threads", type=int, default=None, help="threads for bitconv and every comparator "
                                                              "(default: every CPU the process may run on)")
-    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--batch", type=int, default=1, help="images per call")
     p.add_argument("--repeat", type=int, default=20, help="timed repetitions per layer and method")
     p.add_argument("--warmup", type=int, default=3, help="untimed calls before timing")
     p.add_argument("--layers", metavar="NAMES", help="comma-separated layer names or glob patterns")

@@ -62,8 +62,8 @@ def hardware_threads() -> int:
         from bitconv import _native
 
         return int(_native.hardware_threads())
-    except Exception:  # the native module's count, as conv2d(threads=None) uses it
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    except Exception:
+        return os.cpu_count() or 1
 
 
 def machine_info(threads: int, comparator_versions: Dict[str, str]) -> dict:

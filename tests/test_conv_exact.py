@@ -840,6 +840,36 @@ def test_int8_split_tile(isa):
     assert splits == (len(cases) if isa == "avx512-vnni" else 0), (isa, splits)
 
 
+def test_one_correction_row(isa):
+    """A zero point on a layer whose windows never meet padding (1x1, or 3x3 without padding) has one
+    correction row for every pixel: the kernels take it without walking the border tables, and the
+    int8 tiles subtract it from registers loaded once per tile. Exact on int8 and bit-serial panels,
+    full and partial pixel tiles, partial channel blocks, kernel-wise channels spread over the
+    output, stride, 2 images, 1 and 2 threads, int32 and float output in NCHW and NHWC."""
+    rng = np.random.default_rng(67)
+    kinds = set()
+    cases = ((24, 144, 3, 2, (1, 1), dict()), (64, 96, 2, 2, (1, 1), dict()), (70, 21, 4, 4, (1, 1), dict()),
+             (384, 40, 2, 2, (1, 1), dict()), (128, 33, 1, 1, (3, 3), dict()), (33, 17, 5, 3, (3, 3), dict()), (64, 64, 4, 4, (3, 3), dict(stride=2)),
+             (48, [1, 8] * 12, None, 2, (1, 1), dict()), (40, [2, 3, 4] * 7, None, 3, (3, 3), dict()))
+    for cin, cout, wb, ab, k, geom in cases:
+        bits = [cout[i] for i in rng.permutation(len(cout))] if isinstance(cout, list) else [wb] * cout
+        codes, qw = layer(rng, cin=cin, cout=len(bits), k=k, hw=(9, 11), n=2, w_bits=bits, a_bits=ab)
+        zp = int(rng.integers(1, 1 << ab))
+        what = f"[{isa}] one row cin={cin} bits={bits[:3]} k={k} {geom}"
+        plan, exp = check(codes, qw, w_bits=bits, w_enc="signed", a_bits=ab, zp=zp, geom=geom, threads=1, what=what)
+        assert np.array_equal(conv2d(codes, plan, out="int32", threads=2), exp), what
+        x = np.ascontiguousarray(codes.transpose(0, 2, 3, 1))
+        assert np.array_equal(conv2d(x, plan, out="int32", layout="NHWC"), exp.transpose(0, 2, 3, 1)), what
+        plan_f = make_plan(qw, w_bits=bits, w_enc="signed", a_bits=ab, zp=zp, geom=geom,
+                           w_scale=rng.random(len(bits)) + 0.1, a_scale=0.3, bias=rng.standard_normal(len(bits)))
+        ref_f = scale_output(exp, plan_f.a_scale, plan_f.w_scale, plan_f.bias)
+        assert np.array_equal(conv2d(codes, plan_f), ref_f), what
+        assert np.array_equal(conv2d(x, plan_f, layout="NHWC"), ref_f.transpose(0, 2, 3, 1)), what
+        kinds.update(p["kernel"] for p in plan.kernels())
+    # both panel kinds ran where the ISA has int8 kernels
+    assert kinds == ({"int8", "bit-serial"} if isa.endswith(("-vnni", "-dot")) else {"bit-serial"}), (isa, kinds)
+
+
 def test_kernelwise_panels_merge(isa):
     """Interleaved 1- and 2-bit channels with 1-bit activations run as one 2-bit panel where the
     cost model finds that cheaper than two scattered panels (the 1-bit weights are exact there: 32

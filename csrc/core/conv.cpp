@@ -487,7 +487,10 @@ std::shared_ptr<const ConvLayer::ShapeTables> ConvLayer::shape_tables(const IsaI
             row[pos] = int32_t(uint32_t(uint64_t(sum * beta)));  // wraps like the kernel's lanes
           }
         }
-      // A pixel's correction row is corr + corr_row[oh] + corr_col[ow] (+ the block's first channel).
+      // A pixel's correction row is corr + corr_row[oh] + corr_col[ow] (+ the block's first channel);
+      // with one border class (no padding reaches a window) the tables stay empty, and every pixel
+      // takes the one row without the kernels walking the tables.
+      if (row_masks.size() == 1 && col_masks.size() == 1) continue;
       for (int oh = 0; oh < sh.ho; ++oh)
         t->corr_row[pi].push_back(row_cls[size_t(oh)] * int64_t(col_masks.size()) * int64_t(padded));
       for (int ow = 0; ow < sh.wo; ++ow) t->corr_col[pi].push_back(col_cls[size_t(ow)] * int64_t(padded));
@@ -828,8 +831,8 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     r.qsum = qsum ? qsum + int64_t(it.img) * howo * G + p.group : nullptr;
     r.qsum_stride = G;
     r.corr_base = corr[it.panel].empty() ? nullptr : corr[it.panel].data() + pos0;  // empty: no zero point
-    r.corr_row = corr_row[it.panel].data();
-    r.corr_col = corr_col[it.panel].data();
+    r.corr_row = corr_row[it.panel].empty() ? nullptr : corr_row[it.panel].data();  // empty: one class
+    r.corr_col = corr_col[it.panel].empty() ? nullptr : corr_col[it.panel].data();
     const int64_t* const block_off = ch_off[it.panel].data() + pos0;
     if (!tile) {  // channels-last int32 or float: stored in place
       b.out = out;

@@ -18,7 +18,7 @@
 // lanes (wrapping arithmetic is exact because the plan checks that the final value fits int32).
 //
 // Epilogue, per pixel p = oh * wo + ow of the run and channel n < nr of the block:
-//     corr = corr_base ? corr_base + corr_row[oh] + corr_col[ow] : null
+//     corr = corr_base ? corr_base + (corr_row ? corr_row[oh] + corr_col[ow] : 0) : null
 //     acc = (P << shift) - qcoef * qsum[p * qsum_stride] - (corr ? corr[n] : 0)
 //     out_kind == OUT_INT32: dst = acc
 //     out_kind == OUT_FLOAT: dst = float( double(acc) * scale[n] + bias[n] )   (no FMA)
@@ -63,8 +63,8 @@ struct RunArgs {
   const int32_t* qsum;         // window code sum per pixel, at qsum[p * qsum_stride] (null for int8)
   int64_t qsum_stride;
   const int32_t* corr_base;    // border corrections over the block's channels, or null
-  const int64_t* corr_row;     // [ho] offset into corr_base by output row
-  const int64_t* corr_col;     // [wo] offset into corr_base by output column
+  const int64_t* corr_row;     // [ho] offset into corr_base by output row; null: one row for all
+  const int64_t* corr_col;     // [wo] offset into corr_base by output column (null with corr_row)
   int64_t out_off, out_stride; // output element offset of pixel p: out_off + p * out_stride
 };
 

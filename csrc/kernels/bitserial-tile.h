@@ -185,13 +185,14 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
   // stored straight from registers; spread channels of a kernel-wise panel by store_permuted (the
   // Permuted variant) or through a small tile buffer.
   const int32_t* corr[MR];
-  // One correction row for every pixel (a zero point, no window meets padding): the int8 tiles'
-  // common case loads it once per tile and their value is one class shifted (1x1 layers with a zero
-  // point, 1 thread: 24>144 @56 50 -> 42 us, 64>384 @14 15.0 -> 13.1). Bit-serial tiles read it per
-  // pixel as a border row: a value lambda shared by both forms moved the W1A1 tile's accumulators
-  // to memory (64@56 55 -> 80 us).
+  // One correction row for every pixel (a zero point, no window meets padding; null otherwise).
+  // Int8 tiles (one class, no code-sum term) hold it in registers in their common case below;
+  // bit-serial tiles read it per pixel like a border row (not measured with it in registers: a
+  // value lambda shared by both forms moved the W1A1 tile's accumulators to memory, 64@56 55 -> 80
+  // us, and their value has the code-sum term and, in multi-class tiles, the early class sum).
   const int32_t* const corr1 = k.corr_row ? nullptr : k.corr_base;
-  constexpr bool kOneRowPath = !V::kCodeSums && C == 1;
+  constexpr bool kInt8Tile = !V::kCodeSums && C == 1;
+  const int64_t out0 = k.out_off + p0 * k.out_stride + k.ch0;  // output offset of the tile's first pixel
   int64_t out_at[MR];
   uint32_t qterm[MR];
   {
@@ -200,7 +201,7 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
     const uint32_t qcoef = k.qcoef;
     const int32_t* const qsum = k.qsum;  // null for int8 panels: offsets, not pointers, walk it
     const int64_t qsum_stride = k.qsum_stride, out_stride = k.out_stride;
-    int64_t qo = p0 * qsum_stride, at = k.out_off + p0 * out_stride + k.ch0;
+    int64_t qo = p0 * qsum_stride, at = out0;
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
       if (V::kCodeSums) qterm[m] = m < mr ? qcoef * uint32_t(qsum[qo]) : 0;
@@ -244,23 +245,23 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
   };
   if (direct && full && mr == MR) {  // the common cases, no guards
     // Int8 tiles walk the output address here: with the address array that the other paths use,
-    // 1x1 int8 layers ran 5-17% slower (24>144 @56 3x2 bits 42 -> 35 us, 64>384 @14 14.5 -> 13.5);
-    // bit-serial tiles measured 1-3% slower with the walk, so they keep the array.
-    if constexpr (kOneRowPath) {
-      const int64_t ostr = k.out_stride, at0 = k.out_off + p0 * ostr + k.ch0;
+    // this path ran 1x1 int8 layers 8-17% slower (24>144 @56 3x2 bits 43-44 us against 37-39, with
+    // and without a zero point); bit-serial tiles measured 1-3% slower with the walk and keep the array.
+    if constexpr (kInt8Tile) {
+      const int64_t ostr = k.out_stride;
       R c[NV];
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v)
         c[v] = corr1 ? V::load(reinterpret_cast<const uint32_t*>(corr1) + v * L) : V::zero();
 #define BITCONV_VALUE(m, v) (corr1 ? V::sub(V::shl(BITCONV_CLASS_SUM(0, m, v), shift), c[v]) : result(m, v))
       if (out_kind == bitconv::OUT_INT32) {
-        int32_t* dst = static_cast<int32_t*>(out_base) + at0;
+        int32_t* dst = static_cast<int32_t*>(out_base) + out0;
 #pragma GCC unroll 8
         for (int m = 0; m < MR; ++m, dst += ostr)
 #pragma GCC unroll 4
           for (int v = 0; v < NV; ++v) V::store_i32(dst + v * L, BITCONV_VALUE(m, v), L);
       } else {
-        float* dst = static_cast<float*>(out_base) + at0;
+        float* dst = static_cast<float*>(out_base) + out0;
 #pragma GCC unroll 8
         for (int m = 0; m < MR; ++m, dst += ostr)
 #pragma GCC unroll 4

@@ -903,15 +903,16 @@ def test_kernelwise_panels_merge(isa):
 
 def test_kernelwise_spread_channels_nhwc(isa):
     """Kernel-wise layers whose panels' channels interleave, channels-last: each panel's blocks are
-    stored per window of 16 output channels (AVX-512: permuted from the tile's registers for blocks of
-    1-2 vectors, else through the tile buffer). Int32 and float output, full and partial tiles and
+    stored per window of 16 output channels (AVX-512: permuted from the tile's registers, from any two
+    neighbouring vectors of blocks of up to 4, W1A1 blocks of 3-4 vectors and partial tiles through the
+    tile buffer; other ISAs through the buffer). Int32 and float output, full and partial tiles and
     blocks, windows at the row's end, 2 images, 1 and 2 threads; layers split on each ISA at least as
     often as measured (on the x86 and scalar ISAs; the NEON ones are not measured), and on AVX-512 split
-    bit-serial panels have nr <= 32 and nr > 32 (both paths)."""
+    bit-serial panels have nr <= 32 and nr > 32 (windows from the third and fourth vectors)."""
     rng = np.random.default_rng(53)
     split = 0
     nrs = set()  # nr of the bit-serial panels of split layers
-    # the last layer: 48-channel bit-serial panels (nr 48 on AVX-512), for the tile buffer
+    # the last layer: 48-channel bit-serial panels (nr 48 on AVX-512), permuted from 3 vectors
     cases = ((64, (1, 2), 1), (64, (1, 2), 2), (100, (1, 2), 1), (128, (1, 2), 1), (48, (2, 3, 5), 2),
              (33, (1, 4), 3), (80, (1, 2, 3, 4), 2), (96, (1, 2), 3))
     for cout, mix, ab in cases:

@@ -85,9 +85,12 @@ namespace {
 // Estimated cycles per output pixel to store a panel's blocks whose channels are not contiguous
 // (kernel-wise panels between other panels' channels): per output window (channel_windows) one
 // masked store, after a permute from registers where the kernel has them (k.permuted_stores: AVX-512
-// bit-serial and int8 blocks of 1-2 vectors), else after an expand-load from the tile buffer, whose stores
-// (2 cycles per vector) come first. Fitted on 64@56 W1A1 with 1- and 2-bit channels interleaved:
-// about 3 cycles per window permuted, 4 through the buffer.
+// bit-serial and int8 blocks but W1A1 ones of 3-4 vectors), else after an expand-load from the tile
+// buffer, whose stores (2 cycles per vector) come first. Fitted on 64@56 W1A1 with 1- and 2-bit
+// channels interleaved: about 3 cycles per window permuted, 4 through the buffer. A permuted window
+// also costs about 4 cycles per tile (its indices, mask and loop), which a 2-pixel tile pays per 2
+// pixels: without that term 128@28 A1 with 1- and 2-bit channels interleaved took 4-vector 2-pixel
+// tiles for its 2-bit panel, 85 us against 75 with 2-vector ones.
 double scatter_cost(const std::vector<int>& chans, const KernelInfo& k) {
   const int nr = k.nr();
   double cost = 0;
@@ -95,7 +98,7 @@ double scatter_cost(const std::vector<int>& chans, const KernelInfo& k) {
     const size_t e = std::min(chans.size(), b + size_t(nr));
     if (chans[e - 1] - chans[b] == int(e - b) - 1) continue;  // contiguous: stored directly
     const int windows = channel_windows(chans.data() + b, int(e - b), 0, nullptr, nullptr, nullptr);
-    cost += k.permuted_stores ? 3.0 * windows : 2.0 * k.nv + 4.0 * windows;
+    cost += k.permuted_stores ? (3.0 + 4.0 / k.mr) * windows : 2.0 * k.nv + 4.0 * windows;
   }
   return cost;
 }

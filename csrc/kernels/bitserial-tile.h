@@ -56,17 +56,49 @@ struct RunConsts {
   int64_t win_off[bitconv::kMaxNR];
   uint32_t win_mask[bitconv::kMaxNR];
   int win_src[bitconv::kMaxNR];
+  // store_permuted's windows by source vector and each one's permute indices, made once per run.
+  int win_begin[V::kMaxNV + 1];
+  alignas(64) int32_t win_idx[bitconv::kMaxNR][16];
 };
 
-// Stores a whole pixel tile of a block of at most 2 vectors whose channels are spread over the
-// output row (where V::kPermuteWindows asks for it; V then has window_index, store_window_regs,
-// to_f32 and f32_bits): per window, its lanes permuted out of the pixel's two result vectors (one
-// two-source permute) and stored under its mask. Runs in a tile variant of its own
-// (bitserial_tile<..., true>): as a branch of the common tile it slowed uniform-bit layers by 4-9%
-// (W1A2 on 64@56 and 128@28), and out of line the results went through memory and the gain was
-// lost. Blocks of 3-4 vectors keep the tile buffer: 24 results live through the window loop ran
-// 15% slower than the buffer on 128@28 W1/2A1 (2 permutes per window: 25%). A template, so that
-// ISAs without the hooks never instantiate it.
+// Stores a whole pixel tile of a block whose channels are spread over the output row (where
+// V::kPermuteWindows asks for it; V then has window_index, store_window_regs, to_f32 and f32_bits):
+// per window, its lanes permuted out of two of the pixel's result vectors (one two-source permute)
+// and stored under its mask. Runs in a tile variant of its own (bitserial_tile<..., true>): as a
+// branch of the common tile it slowed uniform-bit layers by 4-9% (W1A2 on 64@56 and 128@28), and
+// out of line the results went through memory and the gain was lost. Blocks of 3-4 vectors too: the
+// tile buffer's expand-loads read what the tile stored just before (in a standalone loop, 4 windows
+// per pixel took 32 TSC ticks through a buffer against 4 permuted). A template, so that ISAs without
+// the hooks never instantiate it.
+template <class VT>
+void window_permutes(RunConsts& k) {
+  // Windows ascend in the block, so those whose first channel is in vector v are a run:
+  // win_begin[v] .. win_begin[v + 1] - 1. A window holds at most 16 consecutive channels, so its
+  // lanes are in vectors v and v + 1.
+  int v = 0;
+  for (int i = 0; i < k.windows; ++i) {
+    const int v0 = k.win_src[i] / VT::L;
+    while (v <= v0) k.win_begin[v++] = i;
+    VT::store_i32(k.win_idx[i], VT::window_index(k.win_mask[i], k.win_src[i] - v0 * VT::L), VT::L);
+  }
+  while (v <= VT::kMaxNV) k.win_begin[v++] = k.windows;
+}
+
+// The windows whose first channel is in vector V0, from vectors V0 and V0 + 1 (a loop per vector
+// rather than a switch per window, so that x is indexed by constants and stays in registers).
+template <class VT, int MR, int NV, int V0>
+inline void store_windows_of(const RunConsts& k, int32_t* out, typename VT::reg (&x)[MR][NV],
+                             const int64_t* out_at) {
+  constexpr int V1 = V0 + 1 < NV ? V0 + 1 : V0;
+  for (int i = k.win_begin[V0]; i < k.win_begin[V0 + 1]; ++i) {
+    const uint32_t mask = k.win_mask[i];
+    const typename VT::reg idx = VT::load(reinterpret_cast<const uint32_t*>(k.win_idx[i]));
+    int32_t* const dst = out + k.win_off[i];
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) VT::store_window_regs(dst + out_at[m], mask, idx, x[m][V0], x[m][V1]);
+  }
+}
+
 template <class VT, int MR, int NV>
 inline void store_permuted(const RunConsts& k, typename VT::reg (&x)[MR][NV], const int64_t* out_at) {
   if (k.out_kind != bitconv::OUT_INT32)
@@ -75,14 +107,11 @@ inline void store_permuted(const RunConsts& k, typename VT::reg (&x)[MR][NV], co
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) x[m][v] = VT::f32_bits(VT::to_f32(x[m][v], k.scale + v * VT::L, k.bias + v * VT::L));
   int32_t* const out = static_cast<int32_t*>(k.out);
-  const int windows = k.windows;
-  for (int i = 0; i < windows; ++i) {
-    const uint32_t mask = k.win_mask[i];
-    const typename VT::reg idx = VT::window_index(mask, k.win_src[i]);
-    int32_t* const dst = out + k.win_off[i];
-#pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m) VT::store_window_regs(dst + out_at[m], mask, idx, x[m][0], x[m][NV - 1]);
-  }
+  store_windows_of<VT, MR, NV, 0>(k, out, x, out_at);
+  if constexpr (NV > 1) store_windows_of<VT, MR, NV, 1>(k, out, x, out_at);
+  if constexpr (NV > 2) store_windows_of<VT, MR, NV, 2>(k, out, x, out_at);
+  if constexpr (NV > 3) store_windows_of<VT, MR, NV, 3>(k, out, x, out_at);
+  static_assert(NV <= 4, "store_permuted takes blocks of up to 4 vectors");
 }
 
 // A result vector from its S accumulators (split tiles: V::fold; a template, so that traits without
@@ -328,9 +357,12 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
 }
 
 // Tiles of NV vectors whose spread channels store_permuted stores (the cost model reads it from
-// KernelInfo::permuted_stores).
-template <int NV>
-constexpr bool kPermutedStores = V::kPermuteWindows && NV <= 2;
+// KernelInfo::permuted_stores); the others go through the tile buffer. Bit-serial one-class tiles
+// (W1A1) of 3-4 vectors keep the buffer: in their permuting variant GCC 12 kept the accumulators in
+// memory through the reduction (128@28 A1, 1- and 2-bit channels interleaved: 76 -> 85 us).
+template <int B, int A, int NV>
+constexpr bool kPermutedStores =
+    V::kPermuteWindows && NV <= 4 && (NV <= 2 || B + A > 2 || !V::kCodeSums);
 
 // The kernel: walks the run in tiles of MR pixels.
 template <int B, int A, int MR, int NV>
@@ -362,6 +394,7 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
   k.out_off = r.out_off;
   k.out_stride = r.out_stride;
   k.windows = k.direct ? 0 : bitconv::channel_windows(b.ch_off, b.nr, k.ch0, k.win_off, k.win_mask, k.win_src);
+  if constexpr (kPermutedStores<B, A, NV>) window_permutes<V>(k);
   const uint32_t* const act = r.act;
   const int64_t row_step = r.row_step, col_step = r.col_step, pix_end = r.pix_end;
   const int wo = r.wo;
@@ -386,7 +419,7 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
         }
       }
     }
-    if constexpr (kPermutedStores<NV>) {  // spread channels, whole tiles: store_permuted
+    if constexpr (kPermutedStores<B, A, NV>) {  // spread channels, whole tiles: store_permuted
       if (!k.direct && mr == MR) {
         bitserial_tile<B, A, MR, NV, true>(k, a_ptr, mr, p, oh0, ow0);
         p += mr;
@@ -412,7 +445,7 @@ constexpr bitconv::KernelInfo make_info() {
   k.nv = NV;
   k.lanes = V::L;
   k.split = V::kSplit;
-  k.permuted_stores = kPermutedStores<NV>;
+  k.permuted_stores = kPermutedStores<B, A, NV>;
   return k;
 }
 

@@ -47,9 +47,9 @@ struct V {
   }
   // Windows permuted from the tile's registers (bitserial-tile.h, store_permuted): lane j of a
   // window takes lane idx[j] of the result vectors (lo, hi) and is stored under mask. window_index:
-  // the mask's lanes numbered first, first + 1, ... kPermuteWindows: spread blocks of 1-2 vectors
-  // use these hooks, the AVX-512 int8 tiles too (with their asm multiply-add: 64@56 {1, 4} bits A2,
-  // interleaved, 190 -> 184 us against the tile buffer).
+  // the mask's lanes numbered first, first + 1, ... kPermuteWindows: spread blocks use these hooks
+  // (bitserial-tile.h, kPermutedStores), the AVX-512 int8 tiles too (with their asm multiply-add:
+  // 64@56 {1, 4} bits A2, interleaved, 190 -> 184 us against the tile buffer).
   static constexpr bool kPermuteWindows = true;
   static reg f32_bits(__m512 f) { return _mm512_castps_si512(f); }
   static reg window_index(uint32_t mask, int first) {

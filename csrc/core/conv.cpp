@@ -90,7 +90,7 @@ namespace {
 // channels interleaved: about 3 cycles per window permuted, 4 through the buffer. A permuted window
 // also costs about 4 cycles per tile (its indices, mask and loop), which a 2-pixel tile pays per 2
 // pixels: without that term 128@28 A1 with 1- and 2-bit channels interleaved took 4-vector 2-pixel
-// tiles for its 2-bit panel, 85 us against 75 with 2-vector ones.
+// tiles for its 2-bit panel, 80 us against 74-75 with 2-vector ones.
 double scatter_cost(const std::vector<int>& chans, const KernelInfo& k) {
   const int nr = k.nr();
   double cost = 0;

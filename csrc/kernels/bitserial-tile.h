@@ -61,20 +61,11 @@ struct RunConsts {
   alignas(64) int32_t win_idx[bitconv::kMaxNR][16];
 };
 
-// Stores a whole pixel tile of a block whose channels are spread over the output row (where
-// V::kPermuteWindows asks for it; V then has window_index, store_window_regs, to_f32 and f32_bits):
-// per window, its lanes permuted out of two of the pixel's result vectors (one two-source permute)
-// and stored under its mask. Runs in a tile variant of its own (bitserial_tile<..., true>): as a
-// branch of the common tile it slowed uniform-bit layers by 4-9% (W1A2 on 64@56 and 128@28), and
-// out of line the results went through memory and the gain was lost. Blocks of 3-4 vectors too: the
-// tile buffer's expand-loads read what the tile stored just before (in a standalone loop, 4 windows
-// per pixel took 32 TSC ticks through a buffer against 4 permuted). A template, so that ISAs without
-// the hooks never instantiate it.
+// store_permuted's tables, once per kernel call. Windows ascend in the block, so those whose first
+// channel is in vector v are a run: win_begin[v] .. win_begin[v + 1] - 1. A window holds at most 16
+// consecutive channels, so its lanes are in vectors v and v + 1.
 template <class VT>
 void window_permutes(RunConsts& k) {
-  // Windows ascend in the block, so those whose first channel is in vector v are a run:
-  // win_begin[v] .. win_begin[v + 1] - 1. A window holds at most 16 consecutive channels, so its
-  // lanes are in vectors v and v + 1.
   int v = 0;
   for (int i = 0; i < k.windows; ++i) {
     const int v0 = k.win_src[i] / VT::L;
@@ -99,6 +90,15 @@ inline void store_windows_of(const RunConsts& k, int32_t* out, typename VT::reg 
   }
 }
 
+// Stores a whole pixel tile of a block whose channels are spread over the output row (where
+// V::kPermuteWindows asks for it; V then has window_index, store_window_regs, to_f32 and f32_bits):
+// per window, its lanes permuted out of two of the pixel's result vectors (one two-source permute)
+// and stored under its mask. Runs in a tile variant of its own (bitserial_tile<..., true>): as a
+// branch of the common tile it slowed uniform-bit layers by 4-9% (W1A2 on 64@56 and 128@28), and
+// out of line the results went through memory and the gain was lost. Blocks of 3-4 vectors too: the
+// tile buffer's expand-loads read what the tile stored just before (in a standalone loop, 4 windows
+// per pixel took 32 TSC ticks through a buffer against 4 permuted). A template, so that ISAs without
+// the hooks never instantiate it.
 template <class VT, int MR, int NV>
 inline void store_permuted(const RunConsts& k, typename VT::reg (&x)[MR][NV], const int64_t* out_at) {
   if (k.out_kind != bitconv::OUT_INT32)

@@ -310,13 +310,16 @@ T* workspace(int slot, size_t count) {
 }
 
 // Codes output: `pixels` rows of int32 accumulators at src + p * src_stride (channels 0..nr-1) are
-// requantized into dst[p * pix_stride + ch_off[n]], or dst[p * pix_stride + n] when ch_off is null,
-// where pix_stride is 1 for NCHW output (ch_off then holds channel planes) and cout for NHWC:
-// directly where the channels are consecutive, else through a tile of codes that is then scattered
-// (NCHW: transposed and copied per channel).
+// requantized into the image's output pixels p0 + p, dst = img_out + p0 * pix_stride, at
+// dst[p * pix_stride + ch_off[n]], or dst[p * pix_stride + n] when ch_off is null, where pix_stride
+// is 1 for NCHW output (ch_off then holds channel planes) and cout for NHWC: directly where the
+// channels are consecutive, else through a tile of codes that is then scattered (NCHW: transposed
+// and copied per channel).
 void store_codes(const IsaImpl& isa, const int32_t* src, int64_t src_stride, int64_t pixels, int nr,
-                 const RequantArgs& a, uint8_t* dst, bool nchw, int64_t cout, const int64_t* ch_off) {
+                 const RequantArgs& a, uint8_t* img_out, int64_t p0, bool nchw, int64_t cout,
+                 const int64_t* ch_off) {
   const int64_t pix_stride = nchw ? 1 : cout;
+  uint8_t* const dst = img_out + p0 * pix_stride;
   const int64_t ch0 = ch_off ? ch_off[0] : 0;
   if (!ch_off || ch_off[nr - 1] - ch0 == nr - 1) {
     isa.requantize(src, src_stride, pixels, nr, a, dst + ch0, pix_stride);
@@ -875,9 +878,8 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       r.out_off = -c0 * NR;
       k.fn(b, r);
       if (codes_out)
-        store_codes(isa, scratch, NR, c1 - c0, b.nr, ra,
-                    static_cast<uint8_t*>(out) + img_base + c0 * (out_nchw ? 1 : s.cout), out_nchw, s.cout,
-                    block_off);
+        store_codes(isa, scratch, NR, c1 - c0, b.nr, ra, static_cast<uint8_t*>(out) + img_base, c0, out_nchw,
+                    s.cout, block_off);
       else
         isa.transpose_out(scratch, c1 - c0, b.nr, NR, static_cast<int32_t*>(out) + img_base + c0, block_off);
       c0 = c1;
@@ -991,9 +993,8 @@ void ConvLayer::forward_depthwise(const IsaImpl& isa, const ConvInput& in, const
       }
       isa.depthwise_row(d, int(oh));
       if (codes_out)
-        store_codes(isa, scratch, cp, sh.wo, s.cout, ra,
-                    static_cast<uint8_t*>(out) + img * s.cout * howo + oh * sh.wo * (out_nchw ? 1 : s.cout),
-                    out_nchw, s.cout, out_nchw ? col_off.data() : nullptr);
+        store_codes(isa, scratch, cp, sh.wo, s.cout, ra, static_cast<uint8_t*>(out) + img * s.cout * howo,
+                    oh * sh.wo, out_nchw, s.cout, out_nchw ? col_off.data() : nullptr);
       else if (out_nchw)
         isa.transpose_out(scratch, sh.wo, s.cout, cp, static_cast<int32_t*>(out) + img * s.cout * howo + oh * sh.wo,
                           col_off.data());

@@ -2,7 +2,8 @@
 
 The file cache lives in $BITCONV_CACHE_DIR, else $XDG_CACHE_HOME/bitconv or ~/.cache/bitconv
 (probe.json), keyed by CPU model, bitconv version, the native module's build (file mtime) and ISA,
-so `bitconv bench` does not re-measure on every run. A cached result is used only if it measured at least as long as asked.
+so `bitconv bench` does not re-measure on every run. A cached result is used only if it measured at
+least as long as asked.
 """
 from __future__ import annotations
 

@@ -628,7 +628,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       if (planes)
         isa.pack_activations(src, ps * s.sw, last - first, s.cin, G, A, kw64_, drow + first * pix_words, pix_words,
                              qrow + first * G);
-      if (int8) copy_codes_int8(src, ps * s.sw, last - first, s.cin, G, A, kc8_, drow8 + first * pix8, pix8);
+      if (int8) isa.copy_codes_int8(src, ps * s.sw, last - first, s.cin, G, A, kc8_, drow8 + first * pix8, pix8);
     });
     grid_row_step = grid_w;
     grid_col_step = 1;
@@ -682,7 +682,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
         stride = win;
       }
       if (planes) isa.pack_activations(from, stride, sh.wo, int(win), 1, A, kw64_, drow, pix_words, srow);
-      if (int8) copy_codes_int8(from, stride, sh.wo, int(win), 1, A, kc8_, drow8, pix8);
+      if (int8) isa.copy_codes_int8(from, stride, sh.wo, int(win), 1, A, kc8_, drow8, pix8);
     });
     grid_row_step = int64_t(s.sh) * grid_w;
     grid_col_step = 1;
@@ -729,7 +729,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
         if (int8) {
           std::memset(drow8, 0, sizeof(uint32_t) * s.pw * pix8);
           std::memset(drow8 + (s.pw + w) * pix8, 0, sizeof(uint32_t) * s.pw * pix8);
-          if (copy_codes_int8(src, src_pix_stride, w, s.cin, G, A, kc8_, drow8 + s.pw * pix8, pix8))
+          if (isa.copy_codes_int8(src, src_pix_stride, w, s.cin, G, A, kc8_, drow8 + s.pw * pix8, pix8))
             bad_code.store(true, std::memory_order_relaxed);
         }
         if (!planes) return;  // no code sums either: the int8 kernels do not use them

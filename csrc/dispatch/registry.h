@@ -19,6 +19,7 @@ struct IsaImpl {
   const char* name;
   KernelInfo (*kernel)(int w_bits, int a_bits, int nv);
   PackActivationsFn pack_activations;
+  CopyCodesInt8Fn copy_codes_int8;
   QuantizeRowFn quantize_row;
   TransposeRowFn transpose_row;
   TransposeOutFn transpose_out;

@@ -1,7 +1,7 @@
 // Activation bit-plane packing with AVX2: 32 codes per load; shifting 16-bit lanes left by 7 - j
 // brings bit j of every byte to its top bit, and VPMOVMSKB collects them. Also float32 rows quantized
-// into channels-last codes, uint8 NCHW rows transposed to channels-last and output tiles transposed
-// to NCHW. Needs -mavx2.
+// into channels-last codes, uint8 NCHW rows transposed to channels-last, output tiles transposed to
+// NCHW, and the int8 kernels' codes copied into their pixel grid. Needs -mavx2.
 #include <immintrin.h>
 
 #include <cstring>
@@ -11,6 +11,7 @@
 namespace {
 #include "pack/quantize-row.h"
 #include "pack/transpose-bytes.h"
+#include "pack/copy-codes-int8.h"
 }  // namespace
 
 namespace bitconv {
@@ -162,6 +163,11 @@ void transpose_row_avx2(const uint8_t* src, int64_t sc, int64_t sw, int width, i
     }
   for (int w = 0; w < width; ++w)  // edges: the last pixels of full channel blocks, the last channels
     for (int c = w < full_w ? full_c : 0; c < channels; ++c) dst[int64_t(w) * channels + c] = src[c * sc + w];
+}
+
+bool copy_codes_int8_avx2(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels,
+                          int groups, int a_bits, int kc8, uint32_t* dst, int64_t dst_pix_words) {
+  return copy_codes_int8_generic(src, src_pix_stride, npix, channels, groups, a_bits, kc8, dst, dst_pix_words);
 }
 
 }  // namespace bitconv

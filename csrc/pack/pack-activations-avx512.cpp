@@ -1,6 +1,7 @@
 // Activation packing with AVX-512: bit-planes (64 codes per load, one VPTESTMB per plane gives the
 // 64-bit plane word; the code sum is the planes' popcounts), float32 rows quantized into
-// channels-last codes, uint8 rows transposed to channels-last, and output tiles transposed to NCHW.
+// channels-last codes, uint8 rows transposed to channels-last, output tiles transposed to NCHW, and
+// the int8 kernels' codes copied into their pixel grid.
 // Needs -mavx512f -mavx512bw -mavx512vl.
 #include <immintrin.h>
 
@@ -462,6 +463,7 @@ template <int KW>
 constexpr std::array<Packer, 8> group_packers() {
   return group_packers<KW>(std::make_integer_sequence<int, 8>{});
 }
+#include "pack/copy-codes-int8.h"
 }  // namespace
 
 namespace bitconv {
@@ -560,6 +562,11 @@ void transpose_out_avx512(const int32_t* src, int64_t rows, int cols, int64_t sr
     for (int n0 = 0; n0 < cols; n0 += 16)
       out_block_part(src + i0 * src_stride + n0, src_stride, int(rows - i0), cols - n0 < 16 ? cols - n0 : 16, dst + i0,
                      col_off + n0);
+}
+
+bool copy_codes_int8_avx512(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels,
+                            int groups, int a_bits, int kc8, uint32_t* dst, int64_t dst_pix_words) {
+  return copy_codes_int8_generic(src, src_pix_stride, npix, channels, groups, a_bits, kc8, dst, dst_pix_words);
 }
 
 }  // namespace bitconv

@@ -1,4 +1,5 @@
-// Activation bit-plane packing in portable C++ (the fallback and the reference for the SIMD packers).
+// Activation bit-plane packing in portable C++ (the fallback and the reference for the SIMD packers),
+// and the int8 kernels' codes copied into their pixel grid.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -7,6 +8,7 @@
 
 namespace {
 #include "pack/quantize-row.h"
+#include "pack/copy-codes-int8.h"
 }  // namespace
 
 namespace bitconv {
@@ -86,6 +88,11 @@ void transpose_out_scalar(const int32_t* src, int64_t rows, int cols, int64_t sr
     int32_t* d = dst + col_off[n];
     for (int64_t i = 0; i < rows; ++i) d[i] = src[i * src_stride + n];
   }
+}
+
+bool copy_codes_int8_scalar(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels,
+                            int groups, int a_bits, int kc8, uint32_t* dst, int64_t dst_pix_words) {
+  return copy_codes_int8_generic(src, src_pix_stride, npix, channels, groups, a_bits, kc8, dst, dst_pix_words);
 }
 
 }  // namespace bitconv

@@ -118,7 +118,11 @@ WeightPanel pack_weight_panel_int8(const int16_t* qweight, int cg, int taps, con
 // Activation codes for the int8 kernels: pixel x (src + x * src_pix_stride, `channels` codes) into
 // dst + x * dst_pix_words as `groups` groups of kc8 32-bit words, each group's codes followed by zero
 // bytes. Returns true if a code was >= 2^a_bits.
-bool copy_codes_int8(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels, int groups,
-                     int a_bits, int kc8, uint32_t* dst, int64_t dst_pix_words);
+using CopyCodesInt8Fn = bool (*)(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int channels,
+                                 int groups, int a_bits, int kc8, uint32_t* dst, int64_t dst_pix_words);
+
+bool copy_codes_int8_scalar(const uint8_t*, int64_t, int64_t, int, int, int, int, uint32_t*, int64_t);
+bool copy_codes_int8_avx2(const uint8_t*, int64_t, int64_t, int, int, int, int, uint32_t*, int64_t);
+bool copy_codes_int8_avx512(const uint8_t*, int64_t, int64_t, int, int, int, int, uint32_t*, int64_t);
 
 }  // namespace bitconv

@@ -75,7 +75,10 @@ def test_select_layers_globs_and_errors():
 
 def test_parse_bits():
     assert (parse_bits("2x3").w_bits, parse_bits("2x3").a_bits) == (2, 3)
-    for bad in ("9x1", "0x2", "2", "axb"):
+    assert parse_bits("2x3").a_encoding == "unsigned"
+    b = parse_bits("1x1b")
+    assert (b.w_bits, b.a_bits, b.a_encoding, b.label(8)) == (1, 1, "binary", "1x1b")
+    for bad in ("9x1", "0x2", "2", "axb", "2x2b", "1x1c"):
         with pytest.raises(ValueError):
             parse_bits(bad)
     assert LayerBits([2, 3, 3, 4], 2).w_avg(4) == 3.0
@@ -252,6 +255,15 @@ def test_codes_out_check_fires(monkeypatch, capsys):
     rc = main(["bench", *TINY, "--bits", "2x3", "--comparators", "none", "--codes-out"])
     assert rc == 3
     assert "layer1.0.conv1: codes output differs from quantize(float output)" in capsys.readouterr().err
+
+
+def test_binary_activations_bits(tmp_path):
+    # 1x1b: the {-1, +1} activation encoding, checked against the int64 reference of that encoding
+    # (not the unsigned one, whose results differ); the float path quantizes x >= 0.
+    res = run_json(tmp_path, "--bits", "1x1b", "--comparators", "numpy", "--float-path")
+    for r in res["layers"]:
+        assert (r["a_encoding"], r["bits"], r["checked"]) == ("binary", "1x1b", True)
+        assert r["bitconv_float_nchw"]["median_s"] > 0 and "numpy" in r["comparators"]
 
 
 def test_float_path_and_progress(tmp_path, capsys):

@@ -33,7 +33,8 @@ def add_parsers(sub):
     p.add_argument("--suite", default="resnet18", help=f"layer table: {', '.join(SUITES)} or a suite .json")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--plan", metavar="FILE", help="plan file (bitconv plan formats)")
-    g.add_argument("--bits", metavar="WxA", help="uniform weight x activation bits, e.g. 2x2")
+    g.add_argument("--bits", metavar="WxA", help="uniform weight x activation bits, e.g. 2x2; 1x1b: binary "
+                   "{-1,+1} activations")
     p.add_argument("--threads", type=int, default=None, help="threads for bitconv and every comparator "
                                                              "(default: every CPU the process may run on)")
     p.add_argument("--batch", type=int, default=1, help="images per call")

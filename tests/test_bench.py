@@ -11,7 +11,7 @@ import pytest
 
 bitconv = pytest.importorskip("bitconv")
 from bitconv.bench import comparators as C  # noqa: E402
-from bitconv.bench.plans import LayerBits, parse_bits  # noqa: E402
+from bitconv.bench.plans import LayerBits, kernelwise_bits, parse_bits, parse_kernelwise  # noqa: E402
 from bitconv.bench.suites import load_suite, select_layers  # noqa: E402
 from bitconv.cli import main  # noqa: E402
 
@@ -255,6 +255,58 @@ def test_codes_out_check_fires(monkeypatch, capsys):
     rc = main(["bench", *TINY, "--bits", "2x3", "--comparators", "none", "--codes-out"])
     assert rc == 3
     assert "layer1.0.conv1: codes output differs from quantize(float output)" in capsys.readouterr().err
+
+
+def test_parse_kernelwise_and_channel_bits():
+    assert parse_kernelwise("1,1,1,4x2") == ([1, 1, 1, 4], 2)
+    assert parse_kernelwise(" 2, 3 X 1") == ([2, 3], 1)
+    for bad in ("1x2", "2,2x2", "1,9x2", "1,2", "1,2x0", "1;2x2"):
+        with pytest.raises(ValueError, match="--kernelwise"):
+            parse_kernelwise(bad)
+    contiguous, interleaved = kernelwise_bits([1, 1, 4], 12, seed=0)
+    assert contiguous == [1] * 8 + [4] * 4
+    assert sorted(interleaved) == sorted(contiguous) and interleaved != contiguous
+    assert kernelwise_bits([1, 1, 4], 12, seed=0)[1] == interleaved          # seeded
+
+
+def test_bench_kernelwise(tmp_path, capsys):
+    """--kernelwise times each layer at the mix (contiguous and interleaved channels) and at each of
+    its bits uniformly; ratios are over the channel-weighted average of the uniform times."""
+    res = run_json(tmp_path, "--bits", "2x2", "--comparators", "none", "--kernelwise", "1,1,3x2")
+    for r in res["layers"]:
+        kw = r["kernelwise"]
+        assert (kw["mix"], kw["a_bits"], sorted(kw["uniform_s"])) == ([1, 1, 3], 2, ["1", "3"])
+        cout = r["layer"]["cout"]
+        contiguous = kernelwise_bits([1, 1, 3], cout, seed=0)[0]
+        assert kw["average_s"] == pytest.approx(sum(kw["uniform_s"][str(b)] for b in contiguous) / cout)
+        for key in ("contiguous", "interleaved"):
+            assert kw[key]["ratio"] == pytest.approx(kw[key]["median_s"] / kw["average_s"])
+            assert sum(int(p.split(":")[1]) for p in kw[key]["panels"]) == cout
+    out = capsys.readouterr().out
+    assert "kernel-wise: weight bits 1,1,3 on equal parts of the output channels, 2-bit activations" in out
+    assert sum(line.startswith(("layer1.0.conv1 ", "layer3.0.conv1 ")) for line in out.splitlines()) == 4
+
+
+def test_bench_kernelwise_runs_are_checked(monkeypatch):
+    """Every kernel-wise configuration goes through the reference check: a wrong per-channel result
+    stops the run."""
+    from bitconv.bench import Options, WrongResult, harness, run_bench
+
+    real = harness.check_and_time_bitconv
+
+    def corrupt_per_channel(layer, bits, **kw):
+        return real(layer, bits, **{**kw, "corrupt": isinstance(bits.w_bits, list)})
+
+    monkeypatch.setattr(harness, "check_and_time_bitconv", corrupt_per_channel)
+    opts = Options(suite="resnet20", layers="layer1.0.conv1", bits="2x2", repeat=1, warmup=0, threads=1,
+                   comparators="none", kernelwise="1,2x2", progress=False)
+    with pytest.raises(WrongResult, match="layer1.0.conv1"):
+        run_bench(opts)
+
+
+def test_bench_kernelwise_usage_error(capsys):
+    assert main(["bench", *TINY, "--bits", "2x2", "--comparators", "none", "--kernelwise", "2x2"]) == 2
+    assert "--kernelwise expects" in capsys.readouterr().err
 
 
 def test_binary_activations_bits(tmp_path):

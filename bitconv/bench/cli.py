@@ -55,6 +55,10 @@ def add_parsers(sub):
     p.add_argument("--float-path", action="store_true", help="also time the float32 NCHW path (quantize+conv+scale)")
     p.add_argument("--codes-out", action="store_true",
                    help="also time uint8 codes out (requantized for a next layer, as QLinearConv returns)")
+    p.add_argument("--kernelwise", metavar="W1,W2,...xA",
+                   help="also time each layer with per-channel weight bits (e.g. 1,1,1,4x2: those weight bits on "
+                        "equal parts of the output channels, 2-bit activations), in contiguous runs and "
+                        "interleaved, against the channel-weighted average of its uniform-bit times")
     p.add_argument("--isa", help="pin bitconv to one ISA for this run (see bitconv.available_isas())")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights and activations")
     p.add_argument("--fresh-probe", action="store_true", help="re-measure the ceiling instead of using the cache")
@@ -81,8 +85,8 @@ def bench_main(args) -> int:
     opts = Options(suite=args.suite, plan=args.plan, bits=args.bits, threads=args.threads, batch=args.batch,
                    repeat=args.repeat, warmup=args.warmup, layers=args.layers, comparators=args.comparators,
                    quick=args.quick, sweep=args.sweep, sweep_layer=args.sweep_layer, float_path=args.float_path,
-                   codes_out=args.codes_out, isa=args.isa, seed=args.seed, fresh_probe=args.fresh_probe,
-                   progress=args.progress)
+                   codes_out=args.codes_out, kernelwise=args.kernelwise, isa=args.isa, seed=args.seed,
+                   fresh_probe=args.fresh_probe, progress=args.progress)
     try:
         res = run_bench(opts)
     except BenchError as e:

@@ -45,6 +45,7 @@ class Options:
         self.sweep_layer = None
         self.float_path = False
         self.codes_out = False
+        self.kernelwise = None       # "W1,W2,...xA": also time kernel-wise layers against uniform ones
         self.isa = None
         self.seed = 0
         self.probe_seconds = 0.2
@@ -267,6 +268,37 @@ def totals(rows: List[dict], comp_names: List[str]) -> dict:
     return out
 
 
+KERNELWISE_ROUNDS = 3
+
+
+def run_kernelwise(layer: Layer, mix: List[int], a_bits: int, *, opts: Options, threads: int, repeat: int,
+                   warmup: int, corrupt: bool, progress: Progress) -> dict:
+    """The kernel-wise target on one layer: its time with per-channel weight bits (mix in equal parts
+    of the output channels, contiguous and interleaved) over the channel-weighted average of its
+    uniform-bit times at those bits. The configurations are timed in alternating rounds, so that a
+    drift of the machine's speed reaches all of them alike; each gets the median of its rounds'
+    medians. Every run is checked against the int64 reference first."""
+    contiguous, interleaved = P.kernelwise_bits(mix, layer.cout, opts.seed)
+    configs = [(str(b), P.LayerBits(b, a_bits)) for b in sorted(set(mix))]
+    configs += [("contiguous", P.LayerBits(contiguous, a_bits)), ("interleaved", P.LayerBits(interleaved, a_bits))]
+    times = {key: [] for key, _ in configs}
+    panels = {}
+    for r in range(KERNELWISE_ROUNDS):
+        for key, lb in configs:
+            progress.update(f"{layer.name} kernel-wise {key}")
+            _, plan, st = check_and_time_bitconv(layer, lb, opts=opts, threads=threads, warmup=warmup,
+                                                 repeat=max(1, repeat // KERNELWISE_ROUNDS),
+                                                 corrupt=corrupt and r == 0)
+            times[key].append(st["median_s"])
+            panels[key] = [f"{k['kernel']}:{k['channels']}" for k in plan.kernels()]
+    med = {key: float(np.median(v)) for key, v in times.items()}
+    average = float(np.mean([med[str(b)] for b in contiguous]))
+    return {"mix": list(mix), "a_bits": a_bits, "rounds": KERNELWISE_ROUNDS,
+            "uniform_s": {key: med[key] for key, _ in configs[:-2]}, "average_s": average,
+            **{key: {"median_s": med[key], "ratio": med[key] / average, "panels": panels[key]}
+               for key in ("contiguous", "interleaved")}}
+
+
 def run_sweep(layer: Layer, comps: List[C.Comparator], *, opts: Options, threads: int, repeat: int, warmup: int,
               probe: dict, cores: int, corrupt: bool, progress: Progress) -> dict:
     """Speed-up over the fastest int8 comparator for every (w_bits, a_bits) in 1..8 x 1..8 on one layer."""
@@ -357,6 +389,12 @@ def run_bench(opts: Options) -> dict:
                 import threadpoolctl  # noqa: F401
             except ImportError:
                 notes.append("threadpoolctl not installed: numpy's BLAS uses its own thread count, not --threads")
+        kernelwise = None
+        if opts.kernelwise:
+            try:
+                kernelwise = P.parse_kernelwise(opts.kernelwise)
+            except ValueError as e:
+                raise BenchError(str(e)) from None
         probe = get_probe(bitconv.get_isa(), opts.probe_seconds, refresh=opts.fresh_probe)
         corrupt = _corrupt_set(opts)
         sweep_layer = None
@@ -373,6 +411,10 @@ def run_bench(opts: Options) -> dict:
                 rows.append(run_layer(layer, bits[layer.name], active, opts=opts, threads=threads,
                                       repeat=opts.repeat, warmup=opts.warmup, probe=probe, cores=cores,
                                       corrupt=layer.name in corrupt, progress=progress))
+                if kernelwise:
+                    rows[-1]["kernelwise"] = run_kernelwise(layer, *kernelwise, opts=opts, threads=threads,
+                                                            repeat=opts.repeat, warmup=opts.warmup,
+                                                            corrupt=layer.name in corrupt, progress=progress)
             sweep = None
             if sweep_layer is not None:
                 sweep = run_sweep(sweep_layer, active, opts=opts, threads=threads,

@@ -42,6 +42,29 @@ def parse_bits(spec: str) -> LayerBits:
     return LayerBits(int(m.group(1)), int(m.group(2)), a_encoding="binary" if m.group(3) else "unsigned")
 
 
+def parse_kernelwise(spec: str):
+    """'W1,W2,...xA' (e.g. 1,1,1,4x2): the weight bits kernel-wise layers share out over their output
+    channels in equal parts, and the activation bits. Returns (list of weight bits, a_bits)."""
+    m = re.fullmatch(r"\s*([1-8](?:\s*,\s*[1-8])+)\s*[xX]\s*([1-8])\s*", spec or "")
+    if not m:
+        raise ValueError(f"--kernelwise expects two or more weight bits and the activation bits as W1,W2,...xA "
+                         f"with each in 1..8 (e.g. 1,1,1,4x2), got {spec!r}")
+    mix = [int(b) for b in m.group(1).split(",")]
+    if len(set(mix)) < 2:
+        raise ValueError(f"--kernelwise: the weight bits must differ (a uniform layer is --bits), got {spec!r}")
+    return mix, int(m.group(2))
+
+
+def kernelwise_bits(mix, cout: int, seed: int):
+    """Per-channel weight bits with mix[i] on the i-th of len(mix) equal parts of the channels: in
+    that order (contiguous runs), and spread by a seeded random permutation (as a per-channel
+    search such as AutoQ leaves them)."""
+    n = len(mix)
+    contiguous = [mix[k * n // cout] for k in range(cout)]
+    perm = np.random.default_rng(seed).permutation(cout)
+    return contiguous, [contiguous[int(i)] for i in perm]
+
+
 # The plan for suites without a shipped example plan (resnet20, vgg-small): first conv unquantized,
 # 4x4 for 1x1 and downsample layers, 4x4 / 3x3 / 2x2 for the 3x3 convs of ResNet stages 1 / 2 / 3+
 # (layers not named layerN take 2x2), one kernel-wise layer where the suite has layer3.1.conv2.

@@ -114,10 +114,33 @@ def format_table(res: dict) -> str:
         out.append(f"{n} skipped " + (f"{len(lst)} layers, e.g. {lst[0]}" if len(lst) > 2 else "; ".join(lst)))
     for note in res["notes"]:
         out.append(f"note: {note}")
+    if any("kernelwise" in r for r in res["layers"]):
+        out.append("")
+        out.append(format_kernelwise(res["layers"]))
     if res.get("sweep"):
         out.append("")
         out.append(format_sweep(res["sweep"]))
     return "\n".join(out)
+
+
+def format_kernelwise(rows) -> str:
+    kw0 = next(r["kernelwise"] for r in rows if "kernelwise" in r)
+    mix = ",".join(str(b) for b in kw0["mix"])
+    lines = [f"kernel-wise: weight bits {mix} on equal parts of the output channels, {kw0['a_bits']}-bit "
+             f"activations; ms, and x the channel-weighted average of the uniform-bit times (median of "
+             f"{kw0['rounds']} alternating rounds)"]
+    bits = list(kw0["uniform_s"])
+    table = [["layer", *(f"{b}-bit" for b in bits), "average", "contiguous", "interleaved"]]
+    for r in rows:
+        kw = r.get("kernelwise")
+        if kw is None:
+            continue
+        table.append([r["name"], *(f"{kw['uniform_s'][b] * 1e3:.3f}" for b in bits), f"{kw['average_s'] * 1e3:.3f}",
+                      *(f"{kw[k]['median_s'] * 1e3:.3f} ({kw[k]['ratio']:.2f}x)" for k in ("contiguous", "interleaved"))])
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    return "\n".join(lines)
 
 
 def format_sweep(sw: dict) -> str:

@@ -5,7 +5,9 @@
 // where P = sum 2^(i+j) popcount(U_i AND A_j) (the kernel), Qsum the window sum of codes (padding
 // codes are zero bits), Tap = sum of qw over the taps that fall inside the input (only differs from
 // the full sum at borders), and (alpha, beta) = (1, zero_point) for unsigned activations,
-// (2, 1) for binary ones (v = 2q - 1 inside the input, 0 in the padding).
+// (2, 1) for binary ones (v = 2q - 1 inside the input, 0 in the padding). Odd 1-bit weights times
+// binary activations (XNOR-net panels) instead count D = sum popcount(U XOR A):
+//   sum_valid qw * v = taps * cg - 2 D - (Tap - TapFull)      (docs/kernels.md)
 #include "core/conv.h"
 
 #include <algorithm>
@@ -237,9 +239,15 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
         p.qcoef = 0;
       } else {
         const EncodingTerms e = weight_terms(r->bits, s.w_encoding);
-        p.w = pack_weight_panel(qw, red_cg_, red_taps_, r->chans, r->bits, e.mult, e.offset, kc32_, r->k);
-        p.shift = log2_small(alpha * e.mult);
-        p.qcoef = alpha * e.offset;
+        // {-1,+1} x {-1,+1}: w v = 1 - 2 [u != q] inside the input. With D = sum popcount(U XOR A)
+        // over all taps (padding codes are 0, so a padding tap adds the popcount of U there),
+        // sum_valid w v = taps * cg - 2 D - (Tap - TapFull): a constant, no code sums, and no
+        // correction where every tap is inside.
+        p.xnor = s.a_encoding == A_BINARY && r->bits == 1 && isa.xor_kernel != nullptr;
+        const KernelInfo k = p.xnor ? isa.xor_kernel(r->k.nv) : r->k;
+        p.w = pack_weight_panel(qw, red_cg_, red_taps_, r->chans, r->bits, e.mult, e.offset, kc32_, k);
+        p.shift = p.xnor ? 1 : log2_small(alpha * e.mult);
+        p.qcoef = p.xnor ? red_taps_ * red_cg_ : alpha * e.offset;
       }
       const size_t padded = size_t(p.w.blocks()) * p.w.kernel.nr();
       p.scale.assign(padded, 0.0);
@@ -474,12 +482,20 @@ std::shared_ptr<const ConvLayer::ShapeTables> ConvLayer::shape_tables(const IsaI
   if (beta != 0) {
     classify(sh.ho, s.sh, s.ph, s.dh, s.kh, h, row_cls, row_masks);
     classify(sh.wo, s.sw, s.pw, s.dw, s.kw, w, col_cls, col_masks);
+    // The outputs whose taps on an axis are all inside, a contiguous range (empty if none).
+    auto inner = [](const std::vector<int>& cls, const std::vector<uint32_t>& masks, int taps, int& lo, int& hi) {
+      const int full = int(std::find(masks.begin(), masks.end(), (uint32_t(2) << (taps - 1)) - 1u) - masks.begin());
+      lo = int(std::find(cls.begin(), cls.end(), full) - cls.begin());
+      for (hi = lo; hi < int(cls.size()) && cls[size_t(hi)] == full;) ++hi;
+    };
+    inner(row_cls, row_masks, s.kh, t->inner_oh0, t->inner_oh1);
+    inner(col_cls, col_masks, s.kw, t->inner_ow0, t->inner_ow1);
     std::vector<int> valid;  // the taps inside the input for one class
     for (size_t pi = 0; pi < panels.size(); ++pi) {
       const Panel& p = panels[pi];
       const size_t padded = size_t(p.w.blocks()) * p.w.kernel.nr();
       t->corr[pi].assign(row_masks.size() * col_masks.size() * padded, 0);
-      for (size_t rc = 0; rc < row_masks.size(); ++rc)
+      for (size_t rc = 0; rc < row_masks.size(); ++rc) {
         for (size_t cc = 0; cc < col_masks.size(); ++cc) {
           valid.clear();
           for (int i = 0; i < s.kh; ++i)
@@ -490,9 +506,16 @@ std::shared_ptr<const ConvLayer::ShapeTables> ConvLayer::shape_tables(const IsaI
             const int64_t* ts = tapsum_.data() + size_t(p.w.channels[pos]) * taps_;
             int64_t sum = 0;
             for (int tap : valid) sum += ts[tap];
+            if (p.xnor)  // Tap - TapFull (panels_for): 0 where every tap is inside
+              for (int tap = 0; tap < taps_; ++tap) sum -= ts[tap];
             row[pos] = int32_t(uint32_t(uint64_t(sum * beta)));  // wraps like the kernel's lanes
           }
         }
+      }
+      // An XNOR-net panel whose windows all lie inside the input (one class, all taps) needs no
+      // correction at all.
+      if (p.xnor && row_masks.size() == 1 && col_masks.size() == 1 && valid.size() == size_t(taps_))
+        t->corr[pi].clear();
       // A pixel's correction row is corr + corr_row[oh] + corr_col[ow] (+ the block's first channel);
       // with one border class (no padding reaches a window) the tables stay empty, and every pixel
       // takes the one row without the kernels walking the tables.
@@ -753,7 +776,9 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   // grid already has one row per output row).
   int32_t* qsum = csum;
   const int64_t row = int64_t(sh.wo) * G;
-  if (!planes) {  // int8 panels only: their kernels read no code sums
+  bool sums = false;  // int8 and XNOR-net panels read no code sums
+  for (const Panel& p : panels) sums |= !p.int8 && !p.xnor;
+  if (!sums) {
     qsum = nullptr;
   } else if (csum_taps > 1 || csum_row_step != row) {
     qsum = workspace<int32_t>(2, size_t(n) * howo * G);
@@ -834,11 +859,18 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     r.wo = sh.wo;
     r.pix_begin = pix_begin;
     r.pix_end = pix_end;
-    r.qsum = qsum ? qsum + int64_t(it.img) * howo * G + p.group : nullptr;
-    r.qsum_stride = G;
+    static const int32_t one = 1;  // XNOR-net panels: the code-sum term is the constant qcoef
+    r.qsum = p.xnor ? &one : qsum ? qsum + int64_t(it.img) * howo * G + p.group : nullptr;
+    r.qsum_stride = p.xnor ? 0 : G;
     r.corr_base = corr[it.panel].empty() ? nullptr : corr[it.panel].data() + pos0;  // empty: no zero point
     r.corr_row = corr_row[it.panel].empty() ? nullptr : corr_row[it.panel].data();  // empty: one class
     r.corr_col = corr_col[it.panel].empty() ? nullptr : corr_col[it.panel].data();
+    // XNOR-net panels: whole tiles in the interior skip the correction (their rows are zero there).
+    r.inner_oh0 = r.inner_oh1 = r.inner_ow0 = r.inner_ow1 = 0;
+    if (p.xnor) {
+      r.inner_oh0 = tables->inner_oh0, r.inner_oh1 = tables->inner_oh1;
+      r.inner_ow0 = tables->inner_ow0, r.inner_ow1 = tables->inner_ow1;
+    }
     const int64_t* const block_off = ch_off[it.panel].data() + pos0;
     if (!tile) {  // channels-last int32 or float: stored in place
       b.out = out;

@@ -66,6 +66,9 @@ class ConvLayer {
     int bits;   // weight bits the panel runs at (its channels' highest)
     bool int8;  // runs on the ISA's int8 kernels (codes and weights as bytes), not on bit-planes
     WeightPanel w;
+    // The XNOR-net form (odd 1-bit weights, binary activations): its tiles count popcount(U XOR A)
+    // and store qcoef - (P << shift) - corr, with no code sums (conv.cpp).
+    bool xnor = false;
     int shift;
     int32_t qcoef;
     std::vector<double> scale, bias;  // padded to blocks * NR
@@ -104,6 +107,9 @@ class ConvLayer {
   struct ShapeTables {
     std::vector<std::vector<int32_t>> corr;  // [panel][border class][padded position]
     std::vector<std::vector<int64_t>> corr_row, corr_col;  // [panel][oh], [panel][ow]
+    // Output rows [inner_oh0, inner_oh1) and columns [inner_ow0, inner_ow1): the windows that meet
+    // no padding (XNOR-net panels need no correction there).
+    int inner_oh0 = 0, inner_oh1 = 0, inner_ow0 = 0, inner_ow1 = 0;
     std::vector<std::vector<int64_t>> ch_off[2];            // [NHWC, NCHW output][panel][pos]
     std::vector<int64_t> step_off, step_off8, step_off8s;  // bit-planes, int8, int8 split tiles (every 4th word)
   };

@@ -30,6 +30,7 @@ const std::vector<IsaImpl>& compiled_isas() {
     IsaImpl avx512{Isa::Avx512, "avx512", &bitserial_kernel_avx512, &pack_activations_avx512,
                    &copy_codes_int8_avx512, &quantize_row_avx512, &transpose_row_avx512, &transpose_out_avx512,
                    &requantize_avx512, &depthwise_row_avx512, &depthwise_values_avx512, nullptr, 0, 3.0};
+    avx512.xor_kernel = &bitserial_xor_kernel_avx512;
     // Built with GFNI and VBMI flags, which not every CPU with the avx512 kernels' set has.
     if (cpu_features().gfni && cpu_features().avx512_vbmi) avx512.pack_float_planes = &pack_float_planes_avx512;
     t.push_back(
@@ -37,24 +38,28 @@ const std::vector<IsaImpl>& compiled_isas() {
     t.push_back(avx512);
 #endif
 #if defined(BITCONV_BUILD_AVX2)
-    const IsaImpl avx2{Isa::Avx2, "avx2", &bitserial_kernel_avx2, &pack_activations_avx2, &copy_codes_int8_avx2,
-                       &quantize_row_avx2, &transpose_row_avx2, &transpose_out_avx2, &requantize_avx2,
-                       &depthwise_row_avx2, &depthwise_values_avx2, nullptr, 0, 14.0};
+    IsaImpl avx2{Isa::Avx2, "avx2", &bitserial_kernel_avx2, &pack_activations_avx2, &copy_codes_int8_avx2,
+                 &quantize_row_avx2, &transpose_row_avx2, &transpose_out_avx2, &requantize_avx2,
+                 &depthwise_row_avx2, &depthwise_values_avx2, nullptr, 0, 14.0};
+    avx2.xor_kernel = &bitserial_xor_kernel_avx2;
 #if defined(BITCONV_BUILD_AVX2VNNI)
     t.push_back(with_int8(avx2, Isa::Avx2Vnni, "avx2-vnni", &int8_kernel_avx2vnni, 8));
 #endif
     t.push_back(avx2);
 #endif
 #if defined(BITCONV_BUILD_NEON)
-    const IsaImpl neon{Isa::Neon, "neon", &bitserial_kernel_neon, &pack_activations_scalar, &copy_codes_int8_scalar,
-                       &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar, &requantize_neon,
-                       &depthwise_row_neon, &depthwise_values_neon, nullptr, 0, 4.0};
+    IsaImpl neon{Isa::Neon, "neon", &bitserial_kernel_neon, &pack_activations_scalar, &copy_codes_int8_scalar,
+                 &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar, &requantize_neon,
+                 &depthwise_row_neon, &depthwise_values_neon, nullptr, 0, 4.0};
+    neon.xor_kernel = &bitserial_xor_kernel_neon;
     t.push_back(with_int8(neon, Isa::NeonDot, "neon-dot", &int8_kernel_neondot, 7));
     t.push_back(neon);
 #endif
-    t.push_back({Isa::Scalar, "scalar", &bitserial_kernel_scalar, &pack_activations_scalar, &copy_codes_int8_scalar,
-                 &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar, &requantize_scalar,
-                 &depthwise_row_scalar, &depthwise_values_scalar, nullptr, 0, 10.0});
+    IsaImpl scalar{Isa::Scalar, "scalar", &bitserial_kernel_scalar, &pack_activations_scalar, &copy_codes_int8_scalar,
+                   &quantize_row_scalar, &transpose_row_scalar, &transpose_out_scalar, &requantize_scalar,
+                   &depthwise_row_scalar, &depthwise_values_scalar, nullptr, 0, 10.0};
+    scalar.xor_kernel = &bitserial_xor_kernel_scalar;
+    t.push_back(scalar);
     return t;
   }();
   return table;

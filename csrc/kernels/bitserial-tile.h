@@ -16,6 +16,9 @@
 // lane q), and V::fold sums each lane's 4 partial sums back into channel order in the epilogue.
 // So a 16-channel panel does 4 multiply-adds per broadcast, as a 64-channel one does, not 1.
 //
+// Xor tiles (W1A1 only, the XNOR-net form of csrc/core/conv.cpp): popcount(W XOR A) instead of
+// AND, and the code-sum term minus the shifted count instead of the other way round.
+//
 // Requires: microkernel.h included, V defined.
 
 // Largest pixel tile MR for B weight planes, A activation planes and NV vectors of output
@@ -48,6 +51,7 @@ struct RunConsts {
   const int32_t* corr_base;
   const int64_t* corr_row;
   const int64_t* corr_col;
+  int inner_oh0, inner_oh1, inner_ow0, inner_ow1;
   int64_t out_off, out_stride;
   // Channels spread over the output row (a kernel-wise panel's channels between other panels'):
   // windows of 16 output positions, each stored under its mask (store_permuted, or V::store_window
@@ -130,7 +134,7 @@ inline typename VT::reg fold_split(typename VT::reg x0, typename VT::reg x1, typ
 // window bases are a_ptr (entries past mr repeat a valid one). Kept out of line so the run loop's
 // scalars are not live through the reduction: they would spill into vector registers and push
 // accumulators out of them.
-template <int B, int A, int MR, int NV, bool Permuted = false>
+template <int B, int A, int MR, int NV, bool Permuted = false, bool Xor = false>
 __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t* const* a_in, int mr, int64_t p0,
                                               int oh0, int ow0) {
   using R = typename V::reg;
@@ -178,7 +182,8 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
           for (int i = 0; i < B; ++i)
 #pragma GCC unroll 4
             for (int v = 0; v < NW; ++v)
-              acc[i + j][m][v] = V::mac(acc[i + j][m][v], wv[i][v], av);
+              acc[i + j][m][v] = Xor ? V::mac_xor(acc[i + j][m][v], wv[i][v], av)
+                                     : V::mac(acc[i + j][m][v], wv[i][v], av);
         }
       }
     }
@@ -239,7 +244,11 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
       at += out_stride;
     }
     const int32_t* const corr_base = k.corr_base;
-    if (corr_base && k.corr_row) {  // border corrections (zero point, binary codes): rows and columns walked
+    if (corr_base && k.corr_row && mr == MR && oh0 >= k.inner_oh0 && oh0 < k.inner_oh1 && ow0 >= k.inner_ow0 &&
+        ow0 + MR <= k.inner_ow1) {  // a whole tile inside (one output row) where the rows are zero
+#pragma GCC unroll 8
+      for (int m = 0; m < MR; ++m) corr[m] = nullptr;
+    } else if (corr_base && k.corr_row) {  // border corrections (zero point, binary codes): rows and columns walked
       const int64_t* const corr_row = k.corr_row;
       const int64_t* const corr_col = k.corr_col;
       const int wo = k.wo;
@@ -268,7 +277,7 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
       x = psum[m][v];
     }
     x = V::shl(x, shift);
-    if (V::kCodeSums) x = V::sub(x, V::broadcast(&qterm[m]));
+    if (V::kCodeSums) x = Xor ? V::sub(V::broadcast(&qterm[m]), x) : V::sub(x, V::broadcast(&qterm[m]));
     if (corr[m]) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr[m]) + v * L));
     return x;
   };
@@ -365,7 +374,7 @@ constexpr bool kPermutedStores =
     V::kPermuteWindows && NV <= 4 && (NV <= 2 || B + A > 2 || !V::kCodeSums);
 
 // The kernel: walks the run in tiles of MR pixels.
-template <int B, int A, int MR, int NV>
+template <int B, int A, int MR, int NV, bool Xor = false>
 void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
   // RunConsts' window tables and the driver's NCHW channel offsets hold kMaxNR channels.
   static_assert(V::kMaxNV * V::L <= bitconv::kMaxNR && V::kMaxMR <= bitconv::kMaxMR, "tile exceeds kMaxNR/kMaxMR");
@@ -391,6 +400,8 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
   k.corr_base = r.corr_base;
   k.corr_row = r.corr_row;
   k.corr_col = r.corr_col;
+  k.inner_oh0 = r.inner_oh0, k.inner_oh1 = r.inner_oh1;
+  k.inner_ow0 = r.inner_ow0, k.inner_ow1 = r.inner_ow1;
   k.out_off = r.out_off;
   k.out_stride = r.out_stride;
   k.windows = k.direct ? 0 : bitconv::channel_windows(b.ch_off, b.nr, k.ch0, k.win_off, k.win_mask, k.win_src);
@@ -421,26 +432,26 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
     }
     if constexpr (kPermutedStores<B, A, NV>) {  // spread channels, whole tiles: store_permuted
       if (!k.direct && mr == MR) {
-        bitserial_tile<B, A, MR, NV, true>(k, a_ptr, mr, p, oh0, ow0);
+        bitserial_tile<B, A, MR, NV, true, Xor>(k, a_ptr, mr, p, oh0, ow0);
         p += mr;
         continue;
       }
     }
-    bitserial_tile<B, A, MR, NV>(k, a_ptr, mr, p, oh0, ow0);
+    bitserial_tile<B, A, MR, NV, false, Xor>(k, a_ptr, mr, p, oh0, ow0);
     p += mr;
   }
 }
 
 // The table of all (B, A) in 1..8 x 1..8 and NV in 1..kMaxNV for this ISA's traits. The driver
 // picks NV per layer (csrc/core/conv.cpp: fewer padded channels against more reuse per tile).
-template <int B, int A, int NV>
+template <int B, int A, int NV, bool Xor = false>
 constexpr bitconv::KernelInfo make_info() {
   constexpr int NW = NV * V::kSplit;  // accumulator and weight vectors per pixel and class
   constexpr int mr = choose_mr(B, A, NW, V::kRegisters, V::kReserve, V::kMaxMR);
   bitconv::KernelInfo k;
   // A channel tile whose one-pixel tile already spills is not offered (NV = 1 always is).
   if (NV > 1 && (B + A - 1) * NW + B * NW + V::kReserve > V::kRegisters) return k;
-  k.fn = &bitserial_run<B, A, mr, NV>;
+  k.fn = &bitserial_run<B, A, mr, NV, Xor>;
   k.mr = mr;
   k.nv = NV;
   k.lanes = V::L;
@@ -472,6 +483,23 @@ inline bitconv::KernelInfo lookup_kernel(int B, int A, int nv) {
   }();
   if (B < 1 || B > 8 || A < 1 || A > 8 || nv < 1 || nv > V::kMaxNV) return bitconv::KernelInfo{};
   return table.k[B - 1][A - 1][nv - 1];
+}
+
+// The XNOR-net form's table: W1A1 tiles that count popcount(W XOR A) and store qterm - (P << shift)
+// (conv.cpp: odd 1-bit weights times binary activations), NV in 1..V::kMaxNV.
+template <int... NVs>
+constexpr void fill_xor(bitconv::KernelInfo* cell, std::integer_sequence<int, NVs...>) {
+  ((cell[NVs] = make_info<1, 1, NVs + 1, true>()), ...);
+}
+
+inline bitconv::KernelInfo lookup_xor_kernel(int nv) {
+  static const auto table = [] {
+    struct T { bitconv::KernelInfo k[V::kMaxNV]; } t{};
+    fill_xor(t.k, std::make_integer_sequence<int, V::kMaxNV>{});
+    return t;
+  }();
+  if (nv < 1 || nv > V::kMaxNV) return bitconv::KernelInfo{};
+  return table.k[nv - 1];
 }
 
 // The int8 kernels' table (V::mac a 4-byte dot product): one plane each side, NV in 1..V::kMaxNV.

@@ -19,7 +19,10 @@
 //
 // Epilogue, per pixel p = oh * wo + ow of the run and channel n < nr of the block:
 //     corr = corr_base ? corr_base + (corr_row ? corr_row[oh] + corr_col[ow] : 0) : null
+//     (null also for whole tiles inside the inner_* rectangle, see RunArgs)
 //     acc = (P << shift) - qcoef * qsum[p * qsum_stride] - (corr ? corr[n] : 0)
+//     (the XNOR-net tiles, bitserial_xor_kernel_*: qcoef * qsum[...] - (P << shift) - corr, with
+//     P = sum popcount(W XOR A))
 //     out_kind == OUT_INT32: dst = acc
 //     out_kind == OUT_FLOAT: dst = float( double(acc) * scale[n] + bias[n] )   (no FMA)
 // where dst is element out_off + p * out_stride + ch_off[n] of the output array (int32 or float32).
@@ -65,6 +68,9 @@ struct RunArgs {
   const int32_t* corr_base;    // border corrections over the block's channels, or null
   const int64_t* corr_row;     // [ho] offset into corr_base by output row; null: one row for all
   const int64_t* corr_col;     // [wo] offset into corr_base by output column (null with corr_row)
+  // Tiles of pixels all in output rows [inner_oh0, inner_oh1) and columns [inner_ow0, inner_ow1)
+  // take no correction (an XNOR-net panel's rows are zero where no window meets padding).
+  int inner_oh0, inner_oh1, inner_ow0, inner_ow1;
   int64_t out_off, out_stride; // output element offset of pixel p: out_off + p * out_stride
 };
 
@@ -113,6 +119,12 @@ KernelInfo bitserial_kernel_scalar(int w_bits, int a_bits, int nv);
 KernelInfo bitserial_kernel_avx2(int w_bits, int a_bits, int nv);
 KernelInfo bitserial_kernel_avx512(int w_bits, int a_bits, int nv);
 KernelInfo bitserial_kernel_neon(int w_bits, int a_bits, int nv);
+// W1A1 tiles of the XNOR-net form (bitserial-tile.h): P = sum popcount(W XOR A), stored as
+// qterm - (P << shift) - corr, for odd 1-bit weights times binary activations (csrc/core/conv.cpp).
+KernelInfo bitserial_xor_kernel_scalar(int nv);
+KernelInfo bitserial_xor_kernel_avx2(int nv);
+KernelInfo bitserial_xor_kernel_avx512(int nv);
+KernelInfo bitserial_xor_kernel_neon(int nv);
 // Int8 kernels (csrc/kernels/int8-conv-<isa>.cpp): the same contract with B = A = 1 plane, whose
 // 32-bit words hold 4 channels (bytes) of uint8 codes and of int8 weights, and P = sum of products.
 KernelInfo int8_kernel_avx512vnni(int nv);

@@ -13,11 +13,11 @@ struct V {
   static reg zero() { return _mm256_setzero_si256(); }
   static reg load(const uint32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static reg broadcast(const uint32_t* p) { return _mm256_set1_epi32(int(*p)); }
-  static reg popcount_and(reg w, reg a) {
+  static reg popcount_and(reg w, reg a) { return popcount(_mm256_and_si256(w, a)); }
+  static reg popcount(reg x) {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i nib = _mm256_set1_epi8(0x0f);
-    const __m256i x = _mm256_and_si256(w, a);
     const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(x, nib));
     const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), nib));
     const __m256i bytes = _mm256_add_epi8(lo, hi);
@@ -26,6 +26,8 @@ struct V {
     return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
   }
   static reg mac(reg acc, reg w, reg a) { return add(acc, popcount_and(w, a)); }  // one plane pair
+  // The XNOR-net form's plane pair (bitserial-tile.h, Xor tiles): popcount(W XOR A).
+  static reg mac_xor(reg acc, reg w, reg a) { return add(acc, popcount(_mm256_xor_si256(w, a))); }
   static constexpr bool kCodeSums = true;  // the result has a code-sum term (the int8 kernels' has not)
   static constexpr int kSplit = 1;  // no split tiles (bitserial-tile.h)
   static reg add(reg a, reg b) { return _mm256_add_epi32(a, b); }

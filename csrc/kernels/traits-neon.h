@@ -13,11 +13,14 @@ struct V {
   static reg zero() { return vdupq_n_u32(0); }
   static reg load(const uint32_t* p) { return vld1q_u32(p); }
   static reg broadcast(const uint32_t* p) { return vld1q_dup_u32(p); }
-  static reg popcount_and(reg w, reg a) {
-    const uint8x16_t bytes = vcntq_u8(vreinterpretq_u8_u32(vandq_u32(w, a)));
+  static reg popcount(reg x) {
+    const uint8x16_t bytes = vcntq_u8(vreinterpretq_u8_u32(x));
     return vpaddlq_u16(vpaddlq_u8(bytes));  // 16 byte counts -> 8 halfword sums -> 4 word sums
   }
+  static reg popcount_and(reg w, reg a) { return popcount(vandq_u32(w, a)); }
   static reg mac(reg acc, reg w, reg a) { return add(acc, popcount_and(w, a)); }  // one plane pair
+  // The XNOR-net form's plane pair (bitserial-tile.h, Xor tiles): popcount(W XOR A).
+  static reg mac_xor(reg acc, reg w, reg a) { return add(acc, popcount(veorq_u32(w, a))); }
   static constexpr bool kCodeSums = true;  // the result has a code-sum term (the int8 kernels' has not)
   static constexpr int kSplit = 1;  // no split tiles (bitserial-tile.h)
   static reg add(reg a, reg b) { return vaddq_u32(a, b); }

@@ -8,6 +8,8 @@
 // (2, 1) for binary ones (v = 2q - 1 inside the input, 0 in the padding). Odd 1-bit weights times
 // binary activations (XNOR-net panels) instead count D = sum popcount(U XOR A):
 //   sum_valid qw * v = taps * cg - 2 D - (Tap - TapFull)      (docs/kernels.md)
+// and times unsigned 1-bit codes of zero point 0 (XOR-down panels), with U the count of +1 weights:
+//   sum_valid qw * q = U - D
 #include "core/conv.h"
 
 #include <algorithm>
@@ -244,10 +246,23 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
         // sum_valid w v = taps * cg - 2 D - (Tap - TapFull): a constant, no code sums, and no
         // correction where every tap is inside.
         p.xnor = s.a_encoding == A_BINARY && r->bits == 1 && isa.xor_kernel != nullptr;
-        const KernelInfo k = p.xnor ? isa.xor_kernel(r->k.nv) : r->k;
+        // Times {0,1} codes: w q = u - [u != q] inside the input and 0 = u - [u != 0] in the padding,
+        // so sum_valid w q = U - D, U the channel's count of +1 weights: no code sums, no corrections.
+        p.down = s.a_encoding == A_UNSIGNED && s.a_zero_point == 0 && s.a_bits == 1 && r->bits == 1 &&
+                 isa.xor_kernel != nullptr;
+        const KernelInfo k = p.xnor || p.down ? isa.xor_kernel(r->k.nv, p.down) : r->k;
         p.w = pack_weight_panel(qw, red_cg_, red_taps_, r->chans, r->bits, e.mult, e.offset, kc32_, k);
-        p.shift = p.xnor ? 1 : log2_small(alpha * e.mult);
-        p.qcoef = p.xnor ? red_taps_ * red_cg_ : alpha * e.offset;
+        p.shift = p.xnor ? 1 : p.down ? 0 : log2_small(alpha * e.mult);
+        p.qcoef = p.xnor ? red_taps_ * red_cg_ : p.down ? 0 : alpha * e.offset;
+        if (p.down) {
+          p.init.assign(size_t(p.w.blocks()) * p.w.kernel.nr(), 0);
+          for (size_t i = 0; i < r->chans.size(); ++i) {
+            const int64_t* ts = tapsum_.data() + size_t(r->chans[i]) * taps_;
+            int64_t sum = 0;  // of the +-1 weights: (count of +1) - (count of -1)
+            for (int t = 0; t < taps_; ++t) sum += ts[t];
+            p.init[i] = int32_t((sum + int64_t(taps_) * cg_) / 2);
+          }
+        }
       }
       const size_t padded = size_t(p.w.blocks()) * p.w.kernel.nr();
       p.scale.assign(padded, 0.0);
@@ -605,6 +620,8 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   // layer that has both), on the same pixel grid.
   bool planes = false, int8 = false;
   for (const Panel& p : panels) (p.int8 ? int8 : planes) = true;
+  bool sums = false;  // code sums: int8 panels and the XOR forms read none
+  for (const Panel& p : panels) sums |= !p.int8 && !p.xnor && !p.down;
   uint64_t* act = nullptr;
   uint32_t* act8 = nullptr;
   // Packed pixel grid the kernels walk: the padded input, (row windows) padded input rows by
@@ -760,7 +777,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
                                  srow + s.pw * G))
           bad_code.store(true, std::memory_order_relaxed);
       }
-      column_window_sums(srow, s.kw, s.sw, s.dw, G, sh.wo, crow);
+      if (sums) column_window_sums(srow, s.kw, s.sw, s.dw, G, sh.wo, crow);
     });
     grid_w = wp;
     grid_row_step = int64_t(s.sh) * wp;
@@ -776,8 +793,6 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   // grid already has one row per output row).
   int32_t* qsum = csum;
   const int64_t row = int64_t(sh.wo) * G;
-  bool sums = false;  // int8 and XNOR-net panels read no code sums
-  for (const Panel& p : panels) sums |= !p.int8 && !p.xnor;
   if (!sums) {
     qsum = nullptr;
   } else if (csum_taps > 1 || csum_row_step != row) {
@@ -848,6 +863,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     b.qcoef = p.qcoef;
     b.scale = p.scale.data() + pos0;
     b.bias = p.bias.data() + pos0;
+    b.init = p.down ? p.init.data() + pos0 : nullptr;
     b.out_kind = out_kind;
     // Pixel words and the group's first word on the panel's grid.
     const int64_t pw32 = p.int8 ? pix8 : pix32;
@@ -859,9 +875,9 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     r.wo = sh.wo;
     r.pix_begin = pix_begin;
     r.pix_end = pix_end;
-    static const int32_t one = 1;  // XNOR-net panels: the code-sum term is the constant qcoef
-    r.qsum = p.xnor ? &one : qsum ? qsum + int64_t(it.img) * howo * G + p.group : nullptr;
-    r.qsum_stride = p.xnor ? 0 : G;
+    static const int32_t one = 1;  // XOR forms: the code-sum term is the constant qcoef
+    r.qsum = p.xnor || p.down ? &one : qsum ? qsum + int64_t(it.img) * howo * G + p.group : nullptr;
+    r.qsum_stride = p.xnor || p.down ? 0 : G;
     r.corr_base = corr[it.panel].empty() ? nullptr : corr[it.panel].data() + pos0;  // empty: no zero point
     r.corr_row = corr_row[it.panel].empty() ? nullptr : corr_row[it.panel].data();  // empty: one class
     r.corr_col = corr_col[it.panel].empty() ? nullptr : corr_col[it.panel].data();

@@ -66,9 +66,11 @@ class ConvLayer {
     int bits;   // weight bits the panel runs at (its channels' highest)
     bool int8;  // runs on the ISA's int8 kernels (codes and weights as bytes), not on bit-planes
     WeightPanel w;
-    // The XNOR-net form (odd 1-bit weights, binary activations): its tiles count popcount(U XOR A)
-    // and store qcoef - (P << shift) - corr, with no code sums (conv.cpp).
-    bool xnor = false;
+    // The XOR forms of odd 1-bit weights (conv.cpp), whose tiles count popcount(U XOR A) and read no
+    // code sums: times binary activations (xnor) they store qcoef - (P << shift) - corr; times {0,1}
+    // activations (down) init[n] - P, init[n] being the channel's count of +1 weights.
+    bool xnor = false, down = false;
+    std::vector<int32_t> init;  // down: padded to blocks * NR
     int shift;
     int32_t qcoef;
     std::vector<double> scale, bias;  // padded to blocks * NR

@@ -32,7 +32,7 @@ struct IsaImpl {
                     // avx2: 14, fitted to its measured popcount rate against VPDPBUSD ymm)
   PackFloatPlanesFn pack_float_planes = nullptr;  // null where absent or this CPU lacks its instructions
   KernelInfo (*int8_split_kernel)() = nullptr;  // the int8 split tile (16 channels, 4 words a step), if any
-  KernelInfo (*xor_kernel)(int nv) = nullptr;   // W1A1 tiles of the XNOR-net form (kernels/microkernel.h)
+  KernelInfo (*xor_kernel)(int nv, bool down) = nullptr;  // W1A1 tiles of the XOR forms (kernels/microkernel.h)
 };
 
 // ISAs compiled into this build, best first (pack_float_planes set only where this CPU has GFNI and

@@ -20,5 +20,5 @@ namespace bitconv {
 KernelInfo bitserial_kernel_neon(int w_bits, int a_bits, int nv) {
   return lookup_kernel(w_bits, a_bits, nv);
 }
-KernelInfo bitserial_xor_kernel_neon(int nv) { return lookup_xor_kernel(nv); }
+KernelInfo bitserial_xor_kernel_neon(int nv, bool down) { return lookup_xor_kernel(nv, down); }
 }  // namespace bitconv

@@ -16,8 +16,10 @@
 // lane q), and V::fold sums each lane's 4 partial sums back into channel order in the epilogue.
 // So a 16-channel panel does 4 multiply-adds per broadcast, as a 64-channel one does, not 1.
 //
-// Xor tiles (W1A1 only, the XNOR-net form of csrc/core/conv.cpp): popcount(W XOR A) instead of
-// AND, and the code-sum term minus the shifted count instead of the other way round.
+// W1A1 tiles have two more forms (Form, csrc/core/conv.cpp) that count popcount(W XOR A) instead of
+// AND: kXor (binary activations) stores the code-sum term minus the shifted count instead of the
+// other way round; kXorDown ({0,1} activations) starts each accumulator at its channel's init value,
+// subtracts the counts and stores the result as it is (no shift, code sums or corrections).
 //
 // Requires: microkernel.h included, V defined.
 
@@ -44,6 +46,7 @@ struct RunConsts {
   int64_t ch0;
   const double* scale;
   const double* bias;
+  const int32_t* init;
   void* out;
   int wo;
   const int32_t* qsum;
@@ -134,7 +137,9 @@ inline typename VT::reg fold_split(typename VT::reg x0, typename VT::reg x1, typ
 // window bases are a_ptr (entries past mr repeat a valid one). Kept out of line so the run loop's
 // scalars are not live through the reduction: they would spill into vector registers and push
 // accumulators out of them.
-template <int B, int A, int MR, int NV, bool Permuted = false, bool Xor = false>
+enum TileForm : int { kAnd = 0, kXor = 1, kXorDown = 2 };
+
+template <int B, int A, int MR, int NV, bool Permuted = false, int Form = kAnd>
 __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t* const* a_in, int mr, int64_t p0,
                                               int oh0, int ow0) {
   using R = typename V::reg;
@@ -159,7 +164,8 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
   R acc[C][MR][NW];
   for (int s = 0; s < C; ++s)
     for (int m = 0; m < MR; ++m)
-      for (int v = 0; v < NW; ++v) acc[s][m][v] = V::zero();
+      for (int v = 0; v < NW; ++v)
+        acc[s][m][v] = Form == kXorDown ? V::load(reinterpret_cast<const uint32_t*>(k.init) + v * L) : V::zero();
   const uint32_t* w = k.w;
   // One loop over all steps for one accumulator class (W1A1), which saves the inner loop's
   // overhead on short 64-channel reductions; with more classes GCC allocates that form worse
@@ -182,8 +188,9 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
           for (int i = 0; i < B; ++i)
 #pragma GCC unroll 4
             for (int v = 0; v < NW; ++v)
-              acc[i + j][m][v] = Xor ? V::mac_xor(acc[i + j][m][v], wv[i][v], av)
-                                     : V::mac(acc[i + j][m][v], wv[i][v], av);
+              acc[i + j][m][v] = Form == kXor       ? V::add(acc[i + j][m][v], V::popcount_xor(wv[i][v], av))
+                                 : Form == kXorDown ? V::sub(acc[i + j][m][v], V::popcount_xor(wv[i][v], av))
+                                                    : V::mac(acc[i + j][m][v], wv[i][v], av);
         }
       }
     }
@@ -276,8 +283,9 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
     } else {
       x = psum[m][v];
     }
+    if constexpr (Form == kXorDown) return x;
     x = V::shl(x, shift);
-    if (V::kCodeSums) x = Xor ? V::sub(V::broadcast(&qterm[m]), x) : V::sub(x, V::broadcast(&qterm[m]));
+    if (V::kCodeSums) x = Form == kXor ? V::sub(V::broadcast(&qterm[m]), x) : V::sub(x, V::broadcast(&qterm[m]));
     if (corr[m]) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr[m]) + v * L));
     return x;
   };
@@ -374,7 +382,7 @@ constexpr bool kPermutedStores =
     V::kPermuteWindows && NV <= 4 && (NV <= 2 || B + A > 2 || !V::kCodeSums);
 
 // The kernel: walks the run in tiles of MR pixels.
-template <int B, int A, int MR, int NV, bool Xor = false>
+template <int B, int A, int MR, int NV, int Form = kAnd>
 void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
   // RunConsts' window tables and the driver's NCHW channel offsets hold kMaxNR channels.
   static_assert(V::kMaxNV * V::L <= bitconv::kMaxNR && V::kMaxMR <= bitconv::kMaxMR, "tile exceeds kMaxNR/kMaxMR");
@@ -393,6 +401,7 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
   k.ch0 = b.ch_off[0];
   k.scale = b.scale;
   k.bias = b.bias;
+  k.init = b.init;
   k.out = b.out;
   k.wo = r.wo;
   k.qsum = r.qsum;
@@ -432,26 +441,26 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
     }
     if constexpr (kPermutedStores<B, A, NV>) {  // spread channels, whole tiles: store_permuted
       if (!k.direct && mr == MR) {
-        bitserial_tile<B, A, MR, NV, true, Xor>(k, a_ptr, mr, p, oh0, ow0);
+        bitserial_tile<B, A, MR, NV, true, Form>(k, a_ptr, mr, p, oh0, ow0);
         p += mr;
         continue;
       }
     }
-    bitserial_tile<B, A, MR, NV, false, Xor>(k, a_ptr, mr, p, oh0, ow0);
+    bitserial_tile<B, A, MR, NV, false, Form>(k, a_ptr, mr, p, oh0, ow0);
     p += mr;
   }
 }
 
 // The table of all (B, A) in 1..8 x 1..8 and NV in 1..kMaxNV for this ISA's traits. The driver
 // picks NV per layer (csrc/core/conv.cpp: fewer padded channels against more reuse per tile).
-template <int B, int A, int NV, bool Xor = false>
+template <int B, int A, int NV, int Form = kAnd>
 constexpr bitconv::KernelInfo make_info() {
   constexpr int NW = NV * V::kSplit;  // accumulator and weight vectors per pixel and class
   constexpr int mr = choose_mr(B, A, NW, V::kRegisters, V::kReserve, V::kMaxMR);
   bitconv::KernelInfo k;
   // A channel tile whose one-pixel tile already spills is not offered (NV = 1 always is).
   if (NV > 1 && (B + A - 1) * NW + B * NW + V::kReserve > V::kRegisters) return k;
-  k.fn = &bitserial_run<B, A, mr, NV, Xor>;
+  k.fn = &bitserial_run<B, A, mr, NV, Form>;
   k.mr = mr;
   k.nv = NV;
   k.lanes = V::L;
@@ -485,21 +494,22 @@ inline bitconv::KernelInfo lookup_kernel(int B, int A, int nv) {
   return table.k[B - 1][A - 1][nv - 1];
 }
 
-// The XNOR-net form's table: W1A1 tiles that count popcount(W XOR A) and store qterm - (P << shift)
-// (conv.cpp: odd 1-bit weights times binary activations), NV in 1..V::kMaxNV.
-template <int... NVs>
+// The XOR forms' tables: W1A1 tiles of kXor (odd 1-bit weights times binary activations) and
+// kXorDown (times {0,1} activations), NV in 1..V::kMaxNV (conv.cpp).
+template <int Form, int... NVs>
 constexpr void fill_xor(bitconv::KernelInfo* cell, std::integer_sequence<int, NVs...>) {
-  ((cell[NVs] = make_info<1, 1, NVs + 1, true>()), ...);
+  ((cell[NVs] = make_info<1, 1, NVs + 1, Form>()), ...);
 }
 
-inline bitconv::KernelInfo lookup_xor_kernel(int nv) {
+inline bitconv::KernelInfo lookup_xor_kernel(int nv, bool down) {
   static const auto table = [] {
-    struct T { bitconv::KernelInfo k[V::kMaxNV]; } t{};
-    fill_xor(t.k, std::make_integer_sequence<int, V::kMaxNV>{});
+    struct T { bitconv::KernelInfo k[2][V::kMaxNV]; } t{};
+    fill_xor<kXor>(t.k[0], std::make_integer_sequence<int, V::kMaxNV>{});
+    fill_xor<kXorDown>(t.k[1], std::make_integer_sequence<int, V::kMaxNV>{});
     return t;
   }();
   if (nv < 1 || nv > V::kMaxNV) return bitconv::KernelInfo{};
-  return table.k[nv - 1];
+  return table.k[down ? 1 : 0][nv - 1];
 }
 
 // The int8 kernels' table (V::mac a 4-byte dot product): one plane each side, NV in 1..V::kMaxNV.

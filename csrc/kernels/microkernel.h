@@ -21,8 +21,8 @@
 //     corr = corr_base ? corr_base + (corr_row ? corr_row[oh] + corr_col[ow] : 0) : null
 //     (null also for whole tiles inside the inner_* rectangle, see RunArgs)
 //     acc = (P << shift) - qcoef * qsum[p * qsum_stride] - (corr ? corr[n] : 0)
-//     (the XNOR-net tiles, bitserial_xor_kernel_*: qcoef * qsum[...] - (P << shift) - corr, with
-//     P = sum popcount(W XOR A))
+//     (the XOR forms, bitserial_xor_kernel_*, with P = sum popcount(W XOR A): qcoef * qsum[...] -
+//     (P << shift) - corr, or init[n] - P)
 //     out_kind == OUT_INT32: dst = acc
 //     out_kind == OUT_FLOAT: dst = float( double(acc) * scale[n] + bias[n] )   (no FMA)
 // where dst is element out_off + p * out_stride + ch_off[n] of the output array (int32 or float32).
@@ -53,6 +53,7 @@ struct BlockArgs {
   int32_t qcoef;             // factor on the window code sum
   const double* scale;       // [NR] (float output only)
   const double* bias;        // [NR] (float output only)
+  const int32_t* init;       // [NR] starting values of the XOR-down tiles (bitserial_xor_kernel_*)
   int out_kind;
   void* out;
 };
@@ -119,12 +120,13 @@ KernelInfo bitserial_kernel_scalar(int w_bits, int a_bits, int nv);
 KernelInfo bitserial_kernel_avx2(int w_bits, int a_bits, int nv);
 KernelInfo bitserial_kernel_avx512(int w_bits, int a_bits, int nv);
 KernelInfo bitserial_kernel_neon(int w_bits, int a_bits, int nv);
-// W1A1 tiles of the XNOR-net form (bitserial-tile.h): P = sum popcount(W XOR A), stored as
-// qterm - (P << shift) - corr, for odd 1-bit weights times binary activations (csrc/core/conv.cpp).
-KernelInfo bitserial_xor_kernel_scalar(int nv);
-KernelInfo bitserial_xor_kernel_avx2(int nv);
-KernelInfo bitserial_xor_kernel_avx512(int nv);
-KernelInfo bitserial_xor_kernel_neon(int nv);
+// W1A1 tiles of the XOR forms (bitserial-tile.h, csrc/core/conv.cpp), for odd 1-bit weights: times
+// binary activations (down = false) P = sum popcount(W XOR A) is stored as qterm - (P << shift) -
+// corr; times {0,1} activations (down = true) as init[n] - P.
+KernelInfo bitserial_xor_kernel_scalar(int nv, bool down);
+KernelInfo bitserial_xor_kernel_avx2(int nv, bool down);
+KernelInfo bitserial_xor_kernel_avx512(int nv, bool down);
+KernelInfo bitserial_xor_kernel_neon(int nv, bool down);
 // Int8 kernels (csrc/kernels/int8-conv-<isa>.cpp): the same contract with B = A = 1 plane, whose
 // 32-bit words hold 4 channels (bytes) of uint8 codes and of int8 weights, and P = sum of products.
 KernelInfo int8_kernel_avx512vnni(int nv);

@@ -26,8 +26,8 @@ struct V {
     return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
   }
   static reg mac(reg acc, reg w, reg a) { return add(acc, popcount_and(w, a)); }  // one plane pair
-  // The XNOR-net form's plane pair (bitserial-tile.h, Xor tiles): popcount(W XOR A).
-  static reg mac_xor(reg acc, reg w, reg a) { return add(acc, popcount(_mm256_xor_si256(w, a))); }
+  // The XOR forms' plane pair (bitserial-tile.h): popcount(W XOR A).
+  static reg popcount_xor(reg w, reg a) { return popcount(_mm256_xor_si256(w, a)); }
   static constexpr bool kCodeSums = true;  // the result has a code-sum term (the int8 kernels' has not)
   static constexpr int kSplit = 1;  // no split tiles (bitserial-tile.h)
   static reg add(reg a, reg b) { return _mm256_add_epi32(a, b); }

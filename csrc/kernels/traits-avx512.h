@@ -15,8 +15,8 @@ struct V {
   static reg broadcast(const uint32_t* p) { return _mm512_set1_epi32(int(*p)); }
   static reg popcount_and(reg w, reg a) { return _mm512_popcnt_epi32(_mm512_and_si512(w, a)); }
   static reg mac(reg acc, reg w, reg a) { return add(acc, popcount_and(w, a)); }  // one plane pair
-  // The XNOR-net form's plane pair (bitserial-tile.h, Xor tiles): popcount(W XOR A).
-  static reg mac_xor(reg acc, reg w, reg a) { return add(acc, _mm512_popcnt_epi32(_mm512_xor_si512(w, a))); }
+  // The XOR forms' plane pair (bitserial-tile.h): popcount(W XOR A).
+  static reg popcount_xor(reg w, reg a) { return _mm512_popcnt_epi32(_mm512_xor_si512(w, a)); }
   static constexpr bool kCodeSums = true;  // the result has a code-sum term (the int8 kernels' has not)
   static constexpr int kSplit = 1;  // no split tiles (bitserial-tile.h)
   static reg add(reg a, reg b) { return _mm512_add_epi32(a, b); }

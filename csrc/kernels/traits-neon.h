@@ -19,8 +19,8 @@ struct V {
   }
   static reg popcount_and(reg w, reg a) { return popcount(vandq_u32(w, a)); }
   static reg mac(reg acc, reg w, reg a) { return add(acc, popcount_and(w, a)); }  // one plane pair
-  // The XNOR-net form's plane pair (bitserial-tile.h, Xor tiles): popcount(W XOR A).
-  static reg mac_xor(reg acc, reg w, reg a) { return add(acc, popcount(veorq_u32(w, a))); }
+  // The XOR forms' plane pair (bitserial-tile.h): popcount(W XOR A).
+  static reg popcount_xor(reg w, reg a) { return popcount(veorq_u32(w, a)); }
   static constexpr bool kCodeSums = true;  // the result has a code-sum term (the int8 kernels' has not)
   static constexpr int kSplit = 1;  // no split tiles (bitserial-tile.h)
   static reg add(reg a, reg b) { return vaddq_u32(a, b); }

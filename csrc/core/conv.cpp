@@ -253,15 +253,12 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
         const KernelInfo k = p.xnor || p.down ? isa.xor_kernel(r->k.nv, p.down) : r->k;
         p.w = pack_weight_panel(qw, red_cg_, red_taps_, r->chans, r->bits, e.mult, e.offset, kc32_, k);
         p.shift = p.xnor ? 1 : p.down ? 0 : log2_small(alpha * e.mult);
-        p.qcoef = p.xnor ? red_taps_ * red_cg_ : p.down ? 0 : alpha * e.offset;
-        if (p.down) {
+        p.qcoef = p.xnor || p.down ? 0 : alpha * e.offset;
+        if (p.xnor) p.init.assign(size_t(p.w.blocks()) * p.w.kernel.nr(), red_taps_ * red_cg_);
+        if (p.down) {  // the count of +1 among the +-1 weights: (their sum + their number) / 2
           p.init.assign(size_t(p.w.blocks()) * p.w.kernel.nr(), 0);
-          for (size_t i = 0; i < r->chans.size(); ++i) {
-            const int64_t* ts = tapsum_.data() + size_t(r->chans[i]) * taps_;
-            int64_t sum = 0;  // of the +-1 weights: (count of +1) - (count of -1)
-            for (int t = 0; t < taps_; ++t) sum += ts[t];
-            p.init[i] = int32_t((sum + int64_t(taps_) * cg_) / 2);
-          }
+          for (size_t i = 0; i < r->chans.size(); ++i)
+            p.init[i] = int32_t((tap_total(r->chans[i]) + int64_t(taps_) * cg_) / 2);
         }
       }
       const size_t padded = size_t(p.w.blocks()) * p.w.kernel.nr();
@@ -277,6 +274,12 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
   auto& ref = *panels;
   packed_[int(isa.isa)] = std::move(panels);
   return ref;
+}
+
+int64_t ConvLayer::tap_total(int k) const {
+  int64_t sum = 0;
+  for (int t = 0; t < taps_; ++t) sum += tapsum_[size_t(k) * taps_ + t];
+  return sum;
 }
 
 int64_t ConvLayer::packed_weight_bytes(const IsaImpl& isa) {
@@ -510,7 +513,7 @@ std::shared_ptr<const ConvLayer::ShapeTables> ConvLayer::shape_tables(const IsaI
       const Panel& p = panels[pi];
       const size_t padded = size_t(p.w.blocks()) * p.w.kernel.nr();
       t->corr[pi].assign(row_masks.size() * col_masks.size() * padded, 0);
-      for (size_t rc = 0; rc < row_masks.size(); ++rc) {
+      for (size_t rc = 0; rc < row_masks.size(); ++rc)
         for (size_t cc = 0; cc < col_masks.size(); ++cc) {
           valid.clear();
           for (int i = 0; i < s.kh; ++i)
@@ -521,15 +524,12 @@ std::shared_ptr<const ConvLayer::ShapeTables> ConvLayer::shape_tables(const IsaI
             const int64_t* ts = tapsum_.data() + size_t(p.w.channels[pos]) * taps_;
             int64_t sum = 0;
             for (int tap : valid) sum += ts[tap];
-            if (p.xnor)  // Tap - TapFull (panels_for): 0 where every tap is inside
-              for (int tap = 0; tap < taps_; ++tap) sum -= ts[tap];
+            if (p.xnor) sum -= tap_total(p.w.channels[pos]);  // Tap - TapFull (panels_for)
             row[pos] = int32_t(uint32_t(uint64_t(sum * beta)));  // wraps like the kernel's lanes
           }
         }
-      }
-      // An XNOR-net panel whose windows all lie inside the input (one class, all taps) needs no
-      // correction at all.
-      if (p.xnor && row_masks.size() == 1 && col_masks.size() == 1 && valid.size() == size_t(taps_))
+      // An XNOR-net panel whose windows all lie inside the input needs no correction at all.
+      if (p.xnor && t->inner_oh0 == 0 && t->inner_oh1 == sh.ho && t->inner_ow0 == 0 && t->inner_ow1 == sh.wo)
         t->corr[pi].clear();
       // A pixel's correction row is corr + corr_row[oh] + corr_col[ow] (+ the block's first channel);
       // with one border class (no padding reaches a window) the tables stay empty, and every pixel
@@ -621,7 +621,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   bool planes = false, int8 = false;
   for (const Panel& p : panels) (p.int8 ? int8 : planes) = true;
   bool sums = false;  // code sums: int8 panels and the XOR forms read none
-  for (const Panel& p : panels) sums |= !p.int8 && !p.xnor && !p.down;
+  for (const Panel& p : panels) sums |= p.code_sums();
   uint64_t* act = nullptr;
   uint32_t* act8 = nullptr;
   // Packed pixel grid the kernels walk: the padded input, (row windows) padded input rows by
@@ -863,7 +863,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     b.qcoef = p.qcoef;
     b.scale = p.scale.data() + pos0;
     b.bias = p.bias.data() + pos0;
-    b.init = p.down ? p.init.data() + pos0 : nullptr;
+    b.init = p.init.empty() ? nullptr : p.init.data() + pos0;
     b.out_kind = out_kind;
     // Pixel words and the group's first word on the panel's grid.
     const int64_t pw32 = p.int8 ? pix8 : pix32;
@@ -875,9 +875,8 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     r.wo = sh.wo;
     r.pix_begin = pix_begin;
     r.pix_end = pix_end;
-    static const int32_t one = 1;  // XOR forms: the code-sum term is the constant qcoef
-    r.qsum = p.xnor || p.down ? &one : qsum ? qsum + int64_t(it.img) * howo * G + p.group : nullptr;
-    r.qsum_stride = p.xnor || p.down ? 0 : G;
+    r.qsum = qsum && p.code_sums() ? qsum + int64_t(it.img) * howo * G + p.group : nullptr;
+    r.qsum_stride = G;
     r.corr_base = corr[it.panel].empty() ? nullptr : corr[it.panel].data() + pos0;  // empty: no zero point
     r.corr_row = corr_row[it.panel].empty() ? nullptr : corr_row[it.panel].data();  // empty: one class
     r.corr_col = corr_col[it.panel].empty() ? nullptr : corr_col[it.panel].data();

@@ -67,10 +67,11 @@ class ConvLayer {
     bool int8;  // runs on the ISA's int8 kernels (codes and weights as bytes), not on bit-planes
     WeightPanel w;
     // The XOR forms of odd 1-bit weights (conv.cpp), whose tiles count popcount(U XOR A) and read no
-    // code sums: times binary activations (xnor) they store qcoef - (P << shift) - corr; times {0,1}
-    // activations (down) init[n] - P, init[n] being the channel's count of +1 weights.
+    // code sums: times binary activations (xnor) they store init[n] - (P << shift) - corr, init being
+    // taps * cg; times {0,1} activations (down) init[n] - P, init[n] the channel's count of +1 weights.
     bool xnor = false, down = false;
-    std::vector<int32_t> init;  // down: padded to blocks * NR
+    std::vector<int32_t> init;  // XOR forms: padded to blocks * NR
+    bool code_sums() const { return !int8 && !xnor && !down; }
     int shift;
     int32_t qcoef;
     std::vector<double> scale, bias;  // padded to blocks * NR
@@ -95,6 +96,7 @@ class ConvLayer {
   std::vector<int16_t> qweight_;
   std::vector<int16_t> qweight_windows_;  // [cout][kw][cg][kh] when row_windows_
   std::vector<int64_t> tapsum_;  // [cout][taps] sum over input channels of qw
+  int64_t tap_total(int k) const;  // channel k's sum of qw over all taps
   // Depthwise layers whose sums are exact in float32 take their own kernel (conv.cpp).
   void setup_depthwise();
   void forward_depthwise(const IsaImpl& isa, const ConvInput& in, const ConvShape& sh, void* out, int out_kind,

@@ -17,9 +17,9 @@
 // So a 16-channel panel does 4 multiply-adds per broadcast, as a 64-channel one does, not 1.
 //
 // W1A1 tiles have two more forms (Form, csrc/core/conv.cpp) that count popcount(W XOR A) instead of
-// AND: kXor (binary activations) stores the code-sum term minus the shifted count instead of the
-// other way round; kXorDown ({0,1} activations) starts each accumulator at its channel's init value,
-// subtracts the counts and stores the result as it is (no shift, code sums or corrections).
+// AND and read no code sums, but a per-channel init value: kXor (binary activations) stores init
+// minus the shifted count, less the corrections; kXorDown ({0,1} activations) starts each accumulator
+// at init, subtracts the counts and stores the result as it is.
 //
 // Requires: microkernel.h included, V defined.
 
@@ -245,7 +245,7 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
     int64_t qo = p0 * qsum_stride, at = out0;
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
-      if (V::kCodeSums) qterm[m] = m < mr ? qcoef * uint32_t(qsum[qo]) : 0;
+      if (V::kCodeSums && Form == kAnd) qterm[m] = m < mr ? qcoef * uint32_t(qsum[qo]) : 0;
       out_at[m] = at;
       qo += qsum_stride;
       at += out_stride;
@@ -273,6 +273,11 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
       for (int m = 0; m < MR; ++m) corr[m] = nullptr;
     }
   }
+  // kXor: the init vectors, loaded once (after the tile's stores they could not be kept otherwise).
+  R init[Form == kXor ? NV : 1];
+  if constexpr (Form == kXor)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) init[v] = V::load(reinterpret_cast<const uint32_t*>(k.init) + v * L);
   // The value of pixel m, vector v: classes combined, corrections applied.
   auto result = [&](int m, int v) {
     R x;
@@ -285,7 +290,10 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
     }
     if constexpr (Form == kXorDown) return x;
     x = V::shl(x, shift);
-    if (V::kCodeSums) x = Form == kXor ? V::sub(V::broadcast(&qterm[m]), x) : V::sub(x, V::broadcast(&qterm[m]));
+    if constexpr (Form == kXor)
+      x = V::sub(init[v], x);
+    else if (V::kCodeSums)
+      x = V::sub(x, V::broadcast(&qterm[m]));
     if (corr[m]) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr[m]) + v * L));
     return x;
   };

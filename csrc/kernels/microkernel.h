@@ -21,8 +21,8 @@
 //     corr = corr_base ? corr_base + (corr_row ? corr_row[oh] + corr_col[ow] : 0) : null
 //     (null also for whole tiles inside the inner_* rectangle, see RunArgs)
 //     acc = (P << shift) - qcoef * qsum[p * qsum_stride] - (corr ? corr[n] : 0)
-//     (the XOR forms, bitserial_xor_kernel_*, with P = sum popcount(W XOR A): qcoef * qsum[...] -
-//     (P << shift) - corr, or init[n] - P)
+//     (the XOR forms, bitserial_xor_kernel_*, with P = sum popcount(W XOR A) and no code sums:
+//     init[n] - (P << shift) - corr, or init[n] - P)
 //     out_kind == OUT_INT32: dst = acc
 //     out_kind == OUT_FLOAT: dst = float( double(acc) * scale[n] + bias[n] )   (no FMA)
 // where dst is element out_off + p * out_stride + ch_off[n] of the output array (int32 or float32).
@@ -53,7 +53,7 @@ struct BlockArgs {
   int32_t qcoef;             // factor on the window code sum
   const double* scale;       // [NR] (float output only)
   const double* bias;        // [NR] (float output only)
-  const int32_t* init;       // [NR] starting values of the XOR-down tiles (bitserial_xor_kernel_*)
+  const int32_t* init;       // [NR] the XOR forms' per-channel constant (bitserial_xor_kernel_*)
   int out_kind;
   void* out;
 };
@@ -64,7 +64,7 @@ struct RunArgs {
   int64_t row_step, col_step;  // 32-bit words between output rows and between output columns
   int wo;                      // output columns
   int64_t pix_begin, pix_end;
-  const int32_t* qsum;         // window code sum per pixel, at qsum[p * qsum_stride] (null for int8)
+  const int32_t* qsum;         // window code sum per pixel, at qsum[p * qsum_stride] (null for int8, XOR forms)
   int64_t qsum_stride;
   const int32_t* corr_base;    // border corrections over the block's channels, or null
   const int64_t* corr_row;     // [ho] offset into corr_base by output row; null: one row for all
@@ -121,7 +121,7 @@ KernelInfo bitserial_kernel_avx2(int w_bits, int a_bits, int nv);
 KernelInfo bitserial_kernel_avx512(int w_bits, int a_bits, int nv);
 KernelInfo bitserial_kernel_neon(int w_bits, int a_bits, int nv);
 // W1A1 tiles of the XOR forms (bitserial-tile.h, csrc/core/conv.cpp), for odd 1-bit weights: times
-// binary activations (down = false) P = sum popcount(W XOR A) is stored as qterm - (P << shift) -
+// binary activations (down = false) P = sum popcount(W XOR A) is stored as init[n] - (P << shift) -
 // corr; times {0,1} activations (down = true) as init[n] - P.
 KernelInfo bitserial_xor_kernel_scalar(int nv, bool down);
 KernelInfo bitserial_xor_kernel_avx2(int nv, bool down);

@@ -425,66 +425,55 @@ inline void out_block_part(const int32_t* s, int64_t ss, int ni, int nc, int32_t
   for (int n = 0; n < nc; ++n) _mm512_mask_storeu_epi32(d + off[n], im, r[n]);
 }
 
-// pack_group for pixels of two or more words: the code sum by VPSADBW on the codes, summed across
-// the pixel's words and then across lanes, and the range check by ORing the codes, where pack_group
-// takes them from mask registers (a test per word, a move and a popcount per plane word), the
-// instructions that bind it. The packing phase of 1x1 layers, 2 planes, 1 thread: 192 channels, 784
-// pixels 2.4 -> 2.1 us; 144 channels, 3136 pixels 8.6 -> 7.6; 384 channels 1.6 -> 1.2; 960 channels
-// 0.94 -> 0.69. Pixels of one word ran slower this way (64 channels, 1 plane, 3x3: 3.9 -> 4.4 us).
-template <int A, int KW>
-bool pack_group_wide(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int cg, int kw64_run, uint64_t* dst,
-                     int64_t dst_pix_stride, int32_t* rowsum) {
-  const int kw64 = KW ? KW : kw64_run;
-  const __mmask64 last = bytes(cg - 64 * (kw64 - 1));
-  __m512i seen = _mm512_setzero_si512();
-  for (int64_t x = 0; x < npix; ++x) {
-    const uint8_t* s = src + x * src_pix_stride;
-    uint64_t* d = dst + x * dst_pix_stride;
-    __m512i sum = _mm512_setzero_si512();
-    for (int w = 0; w < kw64; ++w) {
-      const __m512i q = _mm512_maskz_loadu_epi8(w < kw64 - 1 ? ~__mmask64(0) : last, s + 64 * w);
-      seen = _mm512_or_si512(seen, q);
-      sum = _mm512_add_epi64(sum, _mm512_sad_epu8(q, _mm512_setzero_si512()));
-#pragma GCC unroll 8
-      for (int j = 0; j < A; ++j) {
-        const __mmask64 word = _mm512_test_epi8_mask(q, _mm512_set1_epi8(char(1 << j)));
-        _store_mask64(reinterpret_cast<__mmask64*>(d + j * kw64 + w), word);
-      }
-    }
-    rowsum[x] = int32_t(_mm512_reduce_add_epi64(sum));
-  }
-  return _mm512_test_epi8_mask(seen, _mm512_set1_epi8(char(0xff << A))) != 0;
-}
-
 // One group of cg channels per pixel (kw64 words per plane) with a compile-time plane count, and
 // word count KW when it is not 0: the loops unrolled. Run-time counts measured slower: 3364
 // 64-channel pixels, A = 1: 4.2 against 2.4 us (1.75x); 144-channel rows, 1 plane: 7.0 against 3.2 (2.2x).
-template <int A, int KW>
-bool pack_group(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int cg, int kw64_run, uint64_t* dst,
-                int64_t dst_pix_stride, int32_t* rowsum) {
+// Pixels of one word take the code sum from the plane words' popcounts and test each word's codes
+// for the range; wider ones (Sad) take the sum by VPSADBW on the codes, summed across the pixel's
+// words and then across lanes, and OR the codes for one test at the end: the mask-register moves and
+// tests bind the packer there. The packing phase of 1x1 layers, 2 planes, 1 thread: 192 channels,
+// 784 pixels 2.4 -> 2.1 us; 144 channels, 3136 pixels 8.6 -> 7.6; 384 channels 1.6 -> 1.2; 960
+// channels 0.94 -> 0.69. Pixels of one word ran slower that way (64 channels, 1 plane, 3x3: 3.9 -> 4.4 us).
+template <int A, int KW, bool Sad>
+bool pack_pixels(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int cg, int kw64_run, uint64_t* dst,
+                 int64_t dst_pix_stride, int32_t* rowsum) {
   const int kw64 = KW ? KW : kw64_run;
-  if constexpr (KW != 1)
-    if (kw64 > 1) return pack_group_wide<A, KW>(src, src_pix_stride, npix, cg, kw64, dst, dst_pix_stride, rowsum);
   const __m512i high = _mm512_set1_epi8(char(0xff << A));
   const __mmask64 last = bytes(cg - 64 * (kw64 - 1));
   __mmask64 seen = 0;
+  __m512i seen_codes = _mm512_setzero_si512();
   for (int64_t x = 0; x < npix; ++x) {
     const uint8_t* s = src + x * src_pix_stride;
     uint64_t* d = dst + x * dst_pix_stride;
     int64_t sum = 0;
+    __m512i sums = _mm512_setzero_si512();
     for (int w = 0; w < kw64; ++w) {
       const __m512i q = _mm512_maskz_loadu_epi8(w < kw64 - 1 ? ~__mmask64(0) : last, s + 64 * w);
-      seen |= _mm512_test_epi8_mask(q, high);
+      if constexpr (Sad) {
+        seen_codes = _mm512_or_si512(seen_codes, q);
+        sums = _mm512_add_epi64(sums, _mm512_sad_epu8(q, _mm512_setzero_si512()));
+      } else {
+        seen |= _mm512_test_epi8_mask(q, high);
+      }
 #pragma GCC unroll 8
       for (int j = 0; j < A; ++j) {
         const __mmask64 word = _mm512_test_epi8_mask(q, _mm512_set1_epi8(char(1 << j)));
         _store_mask64(reinterpret_cast<__mmask64*>(d + j * kw64 + w), word);
-        sum += int64_t(_mm_popcnt_u64(word)) << j;
+        if constexpr (!Sad) sum += int64_t(_mm_popcnt_u64(word)) << j;
       }
     }
-    rowsum[x] = int32_t(sum);
+    rowsum[x] = int32_t(Sad ? _mm512_reduce_add_epi64(sums) : sum);
   }
-  return seen != 0;
+  return Sad ? _mm512_test_epi8_mask(seen_codes, high) != 0 : seen != 0;
+}
+
+template <int A, int KW>
+bool pack_group(const uint8_t* src, int64_t src_pix_stride, int64_t npix, int cg, int kw64_run, uint64_t* dst,
+                int64_t dst_pix_stride, int32_t* rowsum) {
+  if constexpr (KW != 1)
+    if ((KW ? KW : kw64_run) > 1)
+      return pack_pixels<A, KW, true>(src, src_pix_stride, npix, cg, kw64_run, dst, dst_pix_stride, rowsum);
+  return pack_pixels<A, KW, false>(src, src_pix_stride, npix, cg, kw64_run, dst, dst_pix_stride, rowsum);
 }
 
 using Packer = bool (*)(const uint8_t*, int64_t, int64_t, int, int, uint64_t*, int64_t, int32_t*);

@@ -292,12 +292,12 @@ def test_bench_kernelwise_runs_are_checked(monkeypatch):
     stops the run."""
     from bitconv.bench import Options, WrongResult, harness, run_bench
 
-    real = harness.check_and_time_bitconv
+    real = harness.checked_bitconv
 
     def corrupt_per_channel(layer, bits, **kw):
         return real(layer, bits, **{**kw, "corrupt": isinstance(bits.w_bits, list)})
 
-    monkeypatch.setattr(harness, "check_and_time_bitconv", corrupt_per_channel)
+    monkeypatch.setattr(harness, "checked_bitconv", corrupt_per_channel)
     opts = Options(suite="resnet20", layers="layer1.0.conv1", bits="2x2", repeat=1, warmup=0, threads=1,
                    comparators="none", kernelwise="1,2x2", progress=False)
     with pytest.raises(WrongResult, match="layer1.0.conv1"):

@@ -154,10 +154,9 @@ def _corrupt_set(opts: Options) -> set:
     return names
 
 
-def check_and_time_bitconv(layer: Layer, bits: P.LayerBits, *, opts: Options, threads: int, repeat: int,
-                           warmup: int, corrupt: bool):
-    """Builds the layer's data and plan, checks bitconv's first result against the reference, then
-    times the call. Returns (case, plan, timing statistics)."""
+def checked_bitconv(layer: Layer, bits: P.LayerBits, *, opts: Options, threads: int, corrupt: bool):
+    """Builds the layer's data and plan and checks bitconv's first result against the reference.
+    Returns (case, plan, the call to time)."""
     import bitconv
 
     case = make_case(layer, bits, batch=opts.batch, threads=threads, seed=opts.seed)
@@ -168,6 +167,13 @@ def check_and_time_bitconv(layer: Layer, bits: P.LayerBits, *, opts: Options, th
         return bitconv.conv2d(x, plan, out="int32", layout="NHWC", threads=threads)
 
     check_against_reference(case, plan, run(), corrupt)
+    return case, plan, run
+
+
+def check_and_time_bitconv(layer: Layer, bits: P.LayerBits, *, opts: Options, threads: int, repeat: int,
+                           warmup: int, corrupt: bool):
+    """checked_bitconv, then the call timed. Returns (case, plan, timing statistics)."""
+    case, plan, run = checked_bitconv(layer, bits, opts=opts, threads=threads, corrupt=corrupt)
     return case, plan, time_call(run, warmup=warmup, repeat=repeat)
 
 
@@ -277,20 +283,21 @@ def run_kernelwise(layer: Layer, mix: List[int], a_bits: int, *, opts: Options, 
     of the output channels, contiguous and interleaved) over the channel-weighted average of its
     uniform-bit times at those bits. The configurations are timed in alternating rounds, so that a
     drift of the machine's speed reaches all of them alike; each gets the median of its rounds'
-    medians. Every run is checked against the int64 reference first."""
+    medians. Each configuration is built and checked against the int64 reference once, first."""
     contiguous, interleaved = P.kernelwise_bits(mix, layer.cout, opts.seed)
     configs = [(str(b), P.LayerBits(b, a_bits)) for b in sorted(set(mix))]
     configs += [("contiguous", P.LayerBits(contiguous, a_bits)), ("interleaved", P.LayerBits(interleaved, a_bits))]
+    runs, panels = {}, {}
+    for key, lb in configs:
+        progress.update(f"{layer.name} kernel-wise {key}: check")
+        _, plan, runs[key] = checked_bitconv(layer, lb, opts=opts, threads=threads, corrupt=corrupt)
+        panels[key] = [f"{k['kernel']}:{k['channels']}" for k in plan.kernels()]
     times = {key: [] for key, _ in configs}
-    panels = {}
-    for r in range(KERNELWISE_ROUNDS):
-        for key, lb in configs:
+    for _ in range(KERNELWISE_ROUNDS):
+        for key, _ in configs:
             progress.update(f"{layer.name} kernel-wise {key}")
-            _, plan, st = check_and_time_bitconv(layer, lb, opts=opts, threads=threads, warmup=warmup,
-                                                 repeat=max(1, repeat // KERNELWISE_ROUNDS),
-                                                 corrupt=corrupt and r == 0)
+            st = time_call(runs[key], warmup=warmup, repeat=max(1, repeat // KERNELWISE_ROUNDS))
             times[key].append(st["median_s"])
-            panels[key] = [f"{k['kernel']}:{k['channels']}" for k in plan.kernels()]
     med = {key: float(np.median(v)) for key, v in times.items()}
     average = float(np.mean([med[str(b)] for b in contiguous]))
     return {"mix": list(mix), "a_bits": a_bits, "rounds": KERNELWISE_ROUNDS,

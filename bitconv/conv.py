@@ -263,7 +263,9 @@ class ConvPlan:
         """The kernels conv2d runs for this plan on the active ISA: one dict per panel of output
         channels that share weight bits and group ("kernel": "bit-serial" or "int8", "w_bits",
         "group", "channels", tile "mr" x "nr", "split" 4 for the int8 tile that splits each channel's
-        reduction over 4 lanes, else 1), or [{"kernel": "depthwise", ...}]."""
+        reduction over 4 lanes, else 1, "form": "and" for AND + popcount, "xor" or "xor-down" for the
+        XOR forms of 1-bit x 1-bit panels (docs/kernels.md), "dot" for int8), or
+        [{"kernel": "depthwise", ...}]."""
         return list(self._native.kernels())
 
     def output_hw(self, h: int, w: int) -> tuple:

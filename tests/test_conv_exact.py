@@ -890,6 +890,31 @@ def test_one_correction_row(isa):
     assert kinds == ({"int8", "bit-serial"} if isa.endswith(("-vnni", "-dot")) else {"bit-serial"}), (isa, kinds)
 
 
+def test_xor_forms_taken(isa):
+    """Odd 1-bit weights times 1-bit activations take the XOR forms on every ISA: "xor" for binary
+    activations, "xor-down" for {0,1} codes of zero point 0; a zero point, or wider weights or
+    activations, keep AND. Exact either way, padded (border corrections) and unpadded."""
+    rng = np.random.default_rng(71)
+    cases = (("binary", 0, 1, 1, "xor"), ("unsigned", 0, 1, 1, "xor-down"), ("unsigned", 1, 1, 1, "and"),
+             ("binary", 0, 2, 1, "and"), ("unsigned", 0, 1, 2, "and"))
+    for a_enc, zp, wb, ab, form in cases:
+        for pad in (0, 1):
+            codes, qw = layer(rng, cin=70, cout=40, hw=(6, 9), n=2, w_bits=wb, w_enc="odd", a_bits=ab)
+            plan, _ = check(codes, qw, w_bits=wb, w_enc="odd", a_bits=ab, a_enc=a_enc, zp=zp,
+                            geom=dict(padding=pad), what=f"[{isa}] {a_enc} zp={zp} W{wb}A{ab} pad={pad}")
+            kinds = {(p["kernel"], p["form"]) for p in plan.kernels()}
+            assert kinds == {("bit-serial", form)} or (form == "and" and kinds == {("int8", "dot")}), \
+                (isa, a_enc, zp, wb, ab, kinds)
+    # a kernel-wise binary layer (channel runs wide enough to stay two panels): its 1-bit panel XOR,
+    # its 2-bit one AND (int8 on avx2-vnni, which the cost model measured faster there)
+    bits = [1] * 32 + [2] * 32
+    codes, qw = layer(rng, cin=70, cout=64, hw=(6, 9), w_bits=bits, w_enc="odd", a_bits=1)
+    plan, _ = check(codes, qw, w_bits=bits, w_enc="odd", a_bits=1, a_enc="binary", geom=dict(padding=1),
+                    what=f"[{isa}] binary kernel-wise")
+    forms = {p["w_bits"]: p["form"] for p in plan.kernels()}
+    assert forms[1] == "xor" and forms[2] in ("and", "dot"), (isa, forms)
+
+
 def test_kernelwise_panels_merge(isa):
     """Interleaved 1- and 2-bit channels with 1-bit activations run as one 2-bit panel where the
     cost model finds that cheaper than two scattered panels (the 1-bit weights are exact there: 32

@@ -133,6 +133,9 @@ PYBIND11_MODULE(_native, m) {
           d["mr"] = p.w.kernel.mr;
           d["nr"] = p.w.kernel.nr();
           d["split"] = p.w.kernel.split;  // reduction words per step (4: the int8 split tile)
+          // The plane-pair form (csrc/core/conv.cpp): AND, or XOR for odd 1-bit weights times 1-bit
+          // activations (binary: "xor"; {0,1} codes of zero point 0: "xor-down"); int8: "dot".
+          d["form"] = p.int8 ? "dot" : p.xnor ? "xor" : p.down ? "xor-down" : "and";
           out.append(d);
         }
         return out;

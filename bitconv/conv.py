@@ -321,7 +321,8 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
     [N, C, H, W] or, with layout="NHWC", [N, H, W, C]. out="int32" returns the exact accumulators,
     out="float" float32(a_scale * w_scale[k] * acc + bias[k]), out="codes" those float values as
     uint8 codes of next_plan's activation quantizer (exactly quantize(conv2d(..., out="float"),
-    next_plan)), ready to be the next layer's input. Result in the same layout as x.
+    next_plan)), ready to be the next layer's input. Result in the same layout as x: a new
+    C-contiguous array, whose data start on a 64-byte boundary with the native backend.
     backend="numba" runs the numba bit-serial reference. threads=None uses every CPU the process may
     run on (its affinity mask).
     """
@@ -375,13 +376,10 @@ def conv2d(x: np.ndarray, plan: ConvPlan, *, out: str = "float", layout: str = "
     if x.itemsize > 1 and not x.flags.aligned:
         x = np.ascontiguousarray(x)
     # uint8 codes >= 2^a_bits are refused by the native pass, which checks them as it packs.
+    # The result is allocated by the native side, 64-byte aligned (csrc/python/module.cpp).
     if out == "codes":
-        result = np.empty(result_shape, _UINT8)
-        plan._native.forward(x, nhwc, result, not nhwc, threads, next_plan._native)
-        return result
-    result = np.empty(result_shape, _INT32 if out == "int32" else _FLOAT32)
-    plan._native.forward(x, nhwc, result, not nhwc, threads)
-    return result
+        return plan._native.forward(x, nhwc, out, not nhwc, threads, next_plan._native)
+    return plan._native.forward(x, nhwc, out, not nhwc, threads)
 
 
 def _check_shape(x, plan, layout):

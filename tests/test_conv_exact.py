@@ -273,6 +273,28 @@ def test_nhwc_equals_nchw(isa):
         assert np.array_equal(f_nhwc, f_nchw.transpose(0, 2, 3, 1))
 
 
+def test_results_start_on_a_cache_line():
+    """conv2d allocates its result 64-byte aligned (whole-line vector stores), as a view that keeps
+    its buffer alive: C-contiguous, writeable, the right shape and values."""
+    rng = np.random.default_rng(10)
+    codes, qw = layer(rng, cin=24, cout=40, n=1, w_bits=3, a_bits=2)
+    plan = make_plan(qw, w_bits=3, w_enc="signed", a_bits=2, geom=dict(padding=1))
+    exp = reference(codes, qw, "unsigned", 0, dict(padding=1))
+    nhwc_codes = np.ascontiguousarray(codes.transpose(0, 2, 3, 1))
+    nxt = make_plan(rng.integers(-2, 2, (8, 40, 1, 1)), w_bits=2, w_enc="signed", a_bits=2)
+    for out in ("int32", "float", "codes"):
+        kw = dict(next_plan=nxt) if out == "codes" else {}
+        for layout, x, want in (("NCHW", codes, exp.shape), ("NHWC", nhwc_codes, exp.transpose(0, 2, 3, 1).shape)):
+            for _ in range(4):  # several allocations: one could be aligned by chance
+                got = conv2d(x, plan, out=out, layout=layout, **kw)
+                assert got.ctypes.data % 64 == 0, (out, layout)
+                assert got.shape == want and got.flags.c_contiguous and got.flags.writeable
+    got = conv2d(codes, plan, out="int32")
+    del plan
+    got[...] += 0  # the buffer outlives the call and the plan
+    assert np.array_equal(got, exp)
+
+
 def test_non_contiguous_inputs(isa):
     rng = np.random.default_rng(10)
     qw = random_qweight(rng, (19, 33, 3, 3), 3, "signed")

@@ -3,7 +3,10 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdint>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "core/conv.h"
 #include "core/thread_pool.h"
@@ -48,9 +51,13 @@ std::unique_ptr<ConvLayer> make_layer(carray<int16_t> qweight, std::vector<int> 
   return layer;
 }
 
-// next: the layer whose activation quantizer turns a uint8 `out` into its codes (None otherwise).
-void forward(ConvLayer& layer, py::array x, bool x_nhwc, py::array out, bool out_nchw, int threads,
-             py::object next_layer) {
+// A new C-contiguous result (out: "int32", "float" or "codes", the last with next: the layer whose
+// activation quantizer turns the float values into codes). Its data start on a 64-byte line: it is
+// a view of a numpy byte buffer 64 bytes longer. numpy's own allocations start 16 bytes into a line
+// here, and the kernels' vector stores then split lines (large int8 outputs 9-11% slower,
+// docs/kernels.md).
+py::array forward(ConvLayer& layer, py::array x, bool x_nhwc, const std::string& out, bool out_nchw, int threads,
+                  py::object next_layer) {
   // Taken as an object: a `const ConvLayer*` parameter cost 0.4 us per call even when None.
   const ConvLayer* next = next_layer.is_none() ? nullptr : next_layer.cast<const ConvLayer*>();
   // The Python layer has validated shapes, dtypes and ranges; these checks only guard memory.
@@ -58,8 +65,9 @@ void forward(ConvLayer& layer, py::array x, bool x_nhwc, py::array out, bool out
   if (!is_float && !x.dtype().is(py::dtype::of<uint8_t>()))
     throw std::invalid_argument("x must be float32 or uint8");
   if (x.ndim() != 4) throw std::invalid_argument("x must be 4-D");
-  if (!(out.flags() & py::array::c_style) || !out.writeable() || out.ndim() != 4)
-    throw std::invalid_argument("out must be a writeable C-contiguous 4-D array");
+  const bool is_codes = out == "codes", is_fout = out == "float";
+  if (!is_codes && !is_fout && out != "int32") throw std::invalid_argument("out must be int32, float or codes");
+  if (is_codes != (next != nullptr)) throw std::invalid_argument("next must be given exactly for codes out");
   // Axes of x in (n, c, h, w) order.
   const int ax[4] = {0, x_nhwc ? 3 : 1, x_nhwc ? 1 : 2, x_nhwc ? 2 : 3};
   ConvInput in;
@@ -73,18 +81,26 @@ void forward(ConvLayer& layer, py::array x, bool x_nhwc, py::array out, bool out
   const int n = int(x.shape(ax[0])), h = int(x.shape(ax[2])), w = int(x.shape(ax[3]));
   if (x.shape(ax[1]) != s.cin) throw std::invalid_argument("x channel count does not match the layer");
   const ConvShape sh = layer.shape_for(n, h, w);
-  const bool is_int = out.dtype().is(py::dtype::of<int32_t>());
-  const bool is_fout = out.dtype().is(py::dtype::of<float>());
-  const bool is_codes = out.dtype().is(py::dtype::of<uint8_t>());
-  if (!is_int && !is_fout && !is_codes) throw std::invalid_argument("out must be int32, float32 or uint8");
-  if (is_codes != (next != nullptr)) throw std::invalid_argument("next must be given exactly for uint8 out");
   const ActQuant q = next ? next->act_quant() : ActQuant{};
-  const py::ssize_t want[4] = {n, out_nchw ? s.cout : sh.ho, out_nchw ? sh.ho : sh.wo, out_nchw ? sh.wo : s.cout};
-  for (int d = 0; d < 4; ++d)
-    if (out.shape(d) != want[d]) throw std::invalid_argument("out has the wrong shape");
-  void* dst = out.mutable_data();
-  py::gil_scoped_release release;
-  layer.forward(in, n, h, w, dst, is_fout ? OUT_FLOAT : OUT_INT32, out_nchw, threads, next ? &q : nullptr);
+
+  const py::dtype dt = is_codes ? py::dtype::of<uint8_t>() : is_fout ? py::dtype::of<float>() : py::dtype::of<int32_t>();
+  const std::vector<py::ssize_t> shape = {n, out_nchw ? s.cout : sh.ho, out_nchw ? sh.ho : sh.wo,
+                                          out_nchw ? sh.wo : s.cout};
+  std::vector<py::ssize_t> strides(4, dt.itemsize());
+  for (int d = 2; d >= 0; --d) {
+    if (shape[d + 1] > 0 && strides[d + 1] > (PTRDIFF_MAX - 64) / shape[d + 1]) throw std::length_error("output too large");
+    strides[d] = strides[d + 1] * shape[d + 1];
+  }
+  if (shape[0] > 0 && strides[0] > (PTRDIFF_MAX - 64) / shape[0]) throw std::length_error("output too large");
+  py::array_t<uint8_t> buf(strides[0] * shape[0] + 64);
+  uint8_t* const base = buf.mutable_data();
+  uint8_t* const data = base + (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64;
+  py::array result(dt, shape, strides, data, buf);
+  {
+    py::gil_scoped_release release;
+    layer.forward(in, n, h, w, data, is_fout ? OUT_FLOAT : OUT_INT32, out_nchw, threads, next ? &q : nullptr);
+  }
+  return result;
 }
 
 }  // namespace

@@ -143,9 +143,10 @@ enum TileForm : int { kAnd = 0, kXor = 1, kXorDown = 2 };
 // Tiles that take strips (bitserial_run): one-class tiles, W1A1 and int8. A call per tile cost them
 // a setup of about as many instructions as a short reduction's (its arguments, pointers, correction
 // rows, a frame): strips ran 1x1 int8 layers 5-14% faster (16>96 @112 3x2 bits 92 -> 79 us, 24>144
-// @56 41.6 -> 36, 64>384 @14 2x2 14.5 -> 13.7) and W1A1 64@56 3-4% (56.4 -> 54.8 us unsigned, 57.2
-// -> 54.6 binary). Multi-class tiles keep one tile per call: with the strip loop GCC 12 allocated
-// their reductions worse (W2A2 64@56 187 -> 254 us, 144>24 @56 2x2 41 -> 50).
+// @56 41.6 -> 36, 64>384 @14 2x2 14.5 -> 13.7) and W1A1 64@56 0.5-5% over 4 runs (unsigned 55.3-56.5
+// -> 54.3-55.0 us, binary 56.9-57.4 -> 54.3-55.7). Multi-class tiles keep one tile per call: with the
+// strip loop GCC 12 allocated their reductions worse (W2A2 64@56 187 -> 254 us, 144>24 @56 2x2 41 ->
+// 50; W1A2 64@56 95-97 -> 149-168).
 template <int B, int A>
 constexpr bool kStrips = B + A == 2;
 
@@ -362,38 +363,38 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
       return;
     }
     {  // a block: the common path's goto above skips these declarations
-    alignas(64) int32_t buf[MR][NV * L];
-    // Fully unrolled with guards instead of early exits, so acc[][][] never needs a memory copy.
+      alignas(64) int32_t buf[MR][NV * L];
+      // Fully unrolled with guards instead of early exits, so acc[][][] never needs a memory copy.
 #pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m) {
-      if (m >= mr) continue;
+      for (int m = 0; m < MR; ++m) {
+        if (m >= mr) continue;
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
-        const int valid = nr - v * L;
-        if (valid <= 0) continue;
-        const R x = result(m, v);
-        const int n_valid = valid < L ? valid : L;
-        if (direct) {
-          if (out_kind == bitconv::OUT_INT32)
-            V::store_i32(static_cast<int32_t*>(out_base) + out_at[m] + v * L, x, n_valid);
-          else
-            V::store_f32(static_cast<float*>(out_base) + out_at[m] + v * L, x, scale + v * L, bias + v * L, n_valid);
-        } else if (out_kind == bitconv::OUT_INT32) {
-          V::store_i32(buf[m] + v * L, x, L);
-        } else {
-          V::store_f32(reinterpret_cast<float*>(buf[m]) + v * L, x, scale + v * L, bias + v * L, L);
+        for (int v = 0; v < NV; ++v) {
+          const int valid = nr - v * L;
+          if (valid <= 0) continue;
+          const R x = result(m, v);
+          const int n_valid = valid < L ? valid : L;
+          if (direct) {
+            if (out_kind == bitconv::OUT_INT32)
+              V::store_i32(static_cast<int32_t*>(out_base) + out_at[m] + v * L, x, n_valid);
+            else
+              V::store_f32(static_cast<float*>(out_base) + out_at[m] + v * L, x, scale + v * L, bias + v * L, n_valid);
+          } else if (out_kind == bitconv::OUT_INT32) {
+            V::store_i32(buf[m] + v * L, x, L);
+          } else {
+            V::store_f32(reinterpret_cast<float*>(buf[m]) + v * L, x, scale + v * L, bias + v * L, L);
+          }
         }
       }
-    }
-    if (direct) return;
-    // 4-byte values of either type are copied by bit pattern.
-    const int windows = k.windows;
-    for (int m = 0; m < MR; ++m) {
-      if (m >= mr) continue;
-      int32_t* dst = static_cast<int32_t*>(out_base) + out_at[m];
-      for (int i = 0; i < windows; ++i) V::store_window(dst + k.win_off[i], k.win_mask[i], buf[m] + k.win_src[i]);
-    }
-    return;
+      if (direct) return;
+      // 4-byte values of either type are copied by bit pattern.
+      const int windows = k.windows;
+      for (int m = 0; m < MR; ++m) {
+        if (m >= mr) continue;
+        int32_t* dst = static_cast<int32_t*>(out_base) + out_at[m];
+        for (int i = 0; i < windows; ++i) V::store_window(dst + k.win_off[i], k.win_mask[i], buf[m] + k.win_src[i]);
+      }
+      return;
     }
     next_tile:  // the common path's stores are done: the strip's next tile, if any
     if (!kStrips<B, A> || --tiles == 0) return;

@@ -568,6 +568,32 @@ void test_tables() {
       }
 }
 
+// Weight panels start on a 64-byte line (pack.h's LineAllocator): the kernels' weight loads are
+// whole vectors at multiples of 64 bytes from the start. Panels of many sizes, so that a 16-byte
+// aligned allocator would leave some of them off a line.
+void test_panels_aligned() {
+  for (const bitconv::IsaImpl& isa : bitconv::available_isas())
+    for (int cg = 3; cg <= 200; cg += 13)
+      for (int cout = 1; cout <= 40; cout += 7) {
+        const std::vector<int16_t> qw(size_t(cout) * cg, 1);
+        std::vector<int> chans(static_cast<size_t>(cout));
+        for (int k = 0; k < cout; ++k) chans[size_t(k)] = k;
+        const bitconv::KernelInfo k = isa.kernel(2, 2, 1);
+        const bitconv::WeightPanel p = bitconv::pack_weight_panel(qw.data(), cg, 1, chans, 2, 1, 2, (cg + 31) / 32, k);
+        char buf[120];
+        std::snprintf(buf, sizeof buf, "panel alignment isa=%s cg=%d cout=%d: %p", isa.name, cg, cout,
+                      static_cast<const void*>(p.data.data()));
+        check(reinterpret_cast<uintptr_t>(p.data.data()) % 64 == 0, buf);
+        if (isa.int8_kernel) {
+          const bitconv::WeightPanel p8 = bitconv::pack_weight_panel_int8(qw.data(), cg, 1, chans, (cg + 3) / 4,
+                                                                          isa.int8_kernel(1));
+          std::snprintf(buf, sizeof buf, "int8 panel alignment isa=%s cg=%d cout=%d: %p", isa.name, cg, cout,
+                        static_cast<const void*>(p8.data.data()));
+          check(reinterpret_cast<uintptr_t>(p8.data.data()) % 64 == 0, buf);
+        }
+      }
+}
+
 void test_packers(uint64_t seed) {
   Rng r(seed ^ 0x5eedull);
   for (int rep = 0; rep < 200; ++rep) {
@@ -779,6 +805,7 @@ int main(int argc, char** argv) {
   std::printf("test_kernels: seed %llu, ISAs: %s\n", (unsigned long long)seed, names.c_str());
 
   test_tables();
+  test_panels_aligned();
   test_packers(seed);
   test_float_planes(seed);
   test_depthwise_values(seed);

@@ -806,7 +806,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   // 3, 4. Border corrections and offsets, built once per input size (see ShapeTables).
   const int64_t pix32 = pix_words * 2;  // 32-bit words per bit-plane grid pixel
   const std::shared_ptr<const ShapeTables> tables = shape_tables(isa, panels, sh);
-  const std::vector<std::vector<int32_t>>& corr = tables->corr;
+  const std::vector<LineVector<int32_t>>& corr = tables->corr;
   const std::vector<std::vector<int64_t>>& corr_row = tables->corr_row;
   const std::vector<std::vector<int64_t>>& corr_col = tables->corr_col;
   const std::vector<std::vector<int64_t>>& ch_off = tables->ch_off[out_nchw];

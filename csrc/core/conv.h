@@ -70,11 +70,11 @@ class ConvLayer {
     // code sums: times binary activations (xnor) they store init[n] - (P << shift) - corr, init being
     // taps * cg; times {0,1} activations (down) init[n] - P, init[n] the channel's count of +1 weights.
     bool xnor = false, down = false;
-    std::vector<int32_t> init;  // XOR forms: padded to blocks * NR
+    LineVector<int32_t> init;  // XOR forms: padded to blocks * NR
     bool code_sums() const { return !int8 && !xnor && !down; }
     int shift;
     int32_t qcoef;
-    std::vector<double> scale, bias;  // padded to blocks * NR
+    LineVector<double> scale, bias;  // padded to blocks * NR
   };
   const std::vector<Panel>& panels_for(const IsaImpl& isa);
   // The fastest channel tile by estimated cycles per output pixel (*cost), for `bits`-bit weights on
@@ -103,13 +103,13 @@ class ConvLayer {
                          bool out_nchw, int threads, const ActQuant* out_quant);
   bool depthwise_ = false;
   int64_t dw_cpad_ = 0;
-  std::vector<float> dw_weights_;        // [taps][dw_cpad_]
-  std::vector<double> dw_scale_, dw_bias_;
+  LineVector<float> dw_weights_;         // [taps][dw_cpad_]
+  LineVector<double> dw_scale_, dw_bias_;
   std::mutex pack_mutex_;
   std::map<int, std::unique_ptr<std::vector<Panel>>> packed_;
   // Per input size: border corrections and offsets (conv.cpp).
   struct ShapeTables {
-    std::vector<std::vector<int32_t>> corr;  // [panel][border class][padded position]
+    std::vector<LineVector<int32_t>> corr;  // [panel][border class][padded position]
     std::vector<std::vector<int64_t>> corr_row, corr_col;  // [panel][oh], [panel][ow]
     // Output rows [inner_oh0, inner_oh1) and columns [inner_ow0, inner_ow1): the windows that meet
     // no padding (XNOR-net panels need no correction there).

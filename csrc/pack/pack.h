@@ -3,11 +3,10 @@
 // output tiles transposed between channels-first and channels-last. Kept apart from the kernels.
 #pragma once
 #include <cmath>
-#include <cstddef>
 #include <cstdint>
-#include <new>
 #include <vector>
 
+#include "core/line-vector.h"
 #include "kernels/microkernel.h"
 
 namespace bitconv {
@@ -99,29 +98,13 @@ void transpose_out_avx512(const int32_t*, int64_t, int, int64_t, int32_t*, const
 // qweight: int16 [cout][cg][kh*kw] (tap-major per channel); u = (qw + offset) / mult are the planes.
 // Layout: blocks of k.nr() channels; block b holds taps x kc32 x w_bits x nv x lanes 32-bit words
 // (see microkernel.h), channels past the end of the list are zero.
-// Storage on whole 64-byte lines: the kernels load weight vectors at multiples of their size from the
-// panel's start, and at malloc's 16-byte alignment every AVX-512 load split two lines. Which alignment
-// a panel got depended on the process's allocation history: the harness read MobileNetV2's 64>384
-// @14 (2x2 bits, int8) at 52-53% of the ceiling in its own process and a script at 11.3 us (56%).
-template <class T>
-struct LineAllocator {
-  using value_type = T;
-  LineAllocator() = default;
-  template <class U>
-  LineAllocator(const LineAllocator<U>&) {}
-  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
-  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
-  template <class U>
-  bool operator==(const LineAllocator<U>&) const { return true; }
-  template <class U>
-  bool operator!=(const LineAllocator<U>&) const { return false; }
-};
-
 struct WeightPanel {
   std::vector<int> channels;      // output channel (within the layer) of each panel position
   KernelInfo kernel;
   int64_t block_words = 0;        // 32-bit words per block
-  std::vector<uint32_t, LineAllocator<uint32_t>> data;  // all blocks
+  // All blocks, on whole cache lines: the harness read MobileNetV2's 64>384 @14 (2x2 bits, int8) at
+  // 52-53% of the ceiling where its panel happened to start 16 bytes into a line, 55-56% on a line.
+  LineVector<uint32_t> data;
   int blocks() const { return int((channels.size() + kernel.nr() - 1) / kernel.nr()); }
 };
 

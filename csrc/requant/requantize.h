@@ -47,7 +47,7 @@ struct RequantArgs {
 // The constants for n channels with these scales and biases. Callers pass their padded channel
 // arrays (whole vectors: the vector paths load whole vectors of constants).
 struct RequantTables {
-  std::vector<float> m, c, t;
+  LineVector<float> m, c, t;
   RequantTables(const double* scale, const double* bias, int n, const ActQuant& q);
 };
 

@@ -568,10 +568,18 @@ void test_tables() {
       }
 }
 
-// Weight panels start on a 64-byte line (pack.h's LineAllocator): the kernels' weight loads are
-// whole vectors at multiples of 64 bytes from the start. Panels of many sizes, so that a 16-byte
-// aligned allocator would leave some of them off a line.
+// Weight panels and the layers' per-channel tables start on a 64-byte line (core/line-vector.h):
+// the kernels load them as whole vectors at multiples of 64 bytes from the start. Many sizes, so
+// that a 16-byte aligned allocator would leave some of them off a line.
 void test_panels_aligned() {
+  for (size_t n = 1; n < 300; n += 7) {
+    const bitconv::LineVector<double> d(n);
+    const bitconv::LineVector<float> f(n);
+    char buf[80];
+    std::snprintf(buf, sizeof buf, "LineVector alignment n=%zu: %p %p", n, static_cast<const void*>(d.data()),
+                  static_cast<const void*>(f.data()));
+    check(reinterpret_cast<uintptr_t>(d.data()) % 64 == 0 && reinterpret_cast<uintptr_t>(f.data()) % 64 == 0, buf);
+  }
   for (const bitconv::IsaImpl& isa : bitconv::available_isas())
     for (int cg = 3; cg <= 200; cg += 13)
       for (int cout = 1; cout <= 40; cout += 7) {

@@ -174,7 +174,10 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
   void* const out_base = k.out;
   // Int8 tiles without corrections (unsigned codes of zero point 0) store int32 accumulators as they
   // are, without result()'s shift and per-pixel correction tests: 64>384 @14 2x2 bits 11.1-11.5 ->
-  // 10.7-10.9 us (the native call, 1 thread, builds alternated).
+  // 10.7-10.9 us (the native call, 1 thread, builds alternated); with one correction row for every
+  // pixel and no shift, they subtract it and skip the shift (zero point 2: 11.8-12.0 -> 11.5-11.9,
+  // 24>144 @56 3x2 bits 30.5-33.4 -> 29.8-30.6). Starting the accumulators at the negated row
+  // instead, or loading zeros to start them, cost as much as the shift and subtraction together.
   const bool plain = kInt8Tile && !k.corr_base && shift == 0;
 
   for (;;) {  // once per tile of the strip (see bitserial_run)
@@ -331,6 +334,11 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
             for (int m = 0; m < MR; ++m, dst += ostr)
 #pragma GCC unroll 4
               for (int v = 0; v < NV; ++v) V::store_i32(dst + v * L, BITCONV_CLASS_SUM(0, m, v), L);
+          } else if (corr1 && shift == 0) {
+#pragma GCC unroll 8
+            for (int m = 0; m < MR; ++m, dst += ostr)
+#pragma GCC unroll 4
+              for (int v = 0; v < NV; ++v) V::store_i32(dst + v * L, V::sub(BITCONV_CLASS_SUM(0, m, v), c[v]), L);
           } else {
 #pragma GCC unroll 8
             for (int m = 0; m < MR; ++m, dst += ostr)

@@ -405,7 +405,7 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
           }
         }
       }
-      if (direct) return;
+      if (direct) goto next_tile;
       // 4-byte values of either type are copied by bit pattern.
       const int windows = k.windows;
       for (int m = 0; m < MR; ++m) {
@@ -415,7 +415,9 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
       }
       return;
     }
-    next_tile:  // the common path's stores are done: the strip's next tile, if any
+    // This tile's stores are done (the common path, or a partial block's guarded ones): the strip's
+    // next tile, if any.
+    next_tile:
     if (!kStrips<B, A> || --tiles == 0) return;
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) a_ptr[m] += a_step;
@@ -528,7 +530,7 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
     // A strip: whole tiles whose pixels all lie a column step apart (one output row, or every row
     // when the grid has no gap between rows), run by one call that only advances the pointers.
     int64_t tiles = 1;
-    if (kStrips<B, A> && k.direct && k.full && mr == MR && ow0 + MR <= wo) {
+    if (kStrips<B, A> && k.direct && mr == MR && ow0 + MR <= wo) {
       const int64_t whole = left / MR - (kTails && left % MR && left % MR < MR / 2);
       const int64_t in_row = (wo - ow0) / MR;
       tiles = rows_contiguous || whole < in_row ? whole : in_row;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dispatch/registry.h"
+#include "memory/line-vector.h"
 #include "pack/pack.h"
 
 namespace bitconv {

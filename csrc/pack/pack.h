@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/line-vector.h"
+#include "memory/line-vector.h"
 #include "kernels/microkernel.h"
 
 namespace bitconv {
@@ -102,7 +102,7 @@ struct WeightPanel {
   std::vector<int> channels;      // output channel (within the layer) of each panel position
   KernelInfo kernel;
   int64_t block_words = 0;        // 32-bit words per block
-  // All blocks, on whole cache lines (core/line-vector.h): with malloc's placement the harness read
+  // All blocks, on whole cache lines (memory/line-vector.h): with malloc's placement the harness read
   // MobileNetV2's 64>384 @14 (2x2 bits, int8) at 52.7-53.2% of the ceiling, on lines 54.6-56.0%.
   LineVector<uint32_t> data;
   int blocks() const { return int((channels.size() + kernel.nr() - 1) / kernel.nr()); }

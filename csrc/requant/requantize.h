@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "memory/line-vector.h"
 #include "pack/pack.h"
 
 namespace bitconv {

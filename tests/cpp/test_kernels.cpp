@@ -568,7 +568,7 @@ void test_tables() {
       }
 }
 
-// Weight panels and the layers' per-channel tables start on a 64-byte line (core/line-vector.h):
+// Weight panels and the layers' per-channel tables start on a 64-byte line (memory/line-vector.h):
 // the kernels load them as whole vectors at multiples of 64 bytes from the start. Many sizes, so
 // that a 16-byte aligned allocator would leave some of them off a line.
 void test_panels_aligned() {

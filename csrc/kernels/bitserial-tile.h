@@ -486,16 +486,16 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
   const int64_t row_step = r.row_step, col_step = r.col_step, pix_end = r.pix_end;
   const int wo = r.wo;
   const bool rows_contiguous = row_step == wo * col_step;  // pixel p at act + p * col_step
-  constexpr bool kTails = !V::kCodeSums && B + A == 2 && MR > 1;  // int8 tiles: tail_tile
+  constexpr bool kTails = !V::kCodeSums && MR > 1;  // int8 tiles (the traits without code sums): tail_tile
   int64_t p = r.pix_begin;
   int oh = int(p / wo), ow = int(p % wo);  // walked forward, no division per pixel
   while (p < pix_end) {
     const int64_t left = pix_end - p;
     // Int8 runs that would end in a tail of fewer than MR / 2 pixels end in two tails instead, of
     // about half of MR + that many each: a tile of one or two pixels has too few accumulators to
-    // hide VPDPBUSD's latency.
-    const bool split_end = kTails && left > MR && left < MR + MR / 2;
-    const int mr = left < MR ? int(left) : split_end ? int(left + 1) / 2 : MR;
+    // hide VPDPBUSD's latency. The last whole tile before such a tail is the first of the two.
+    const bool short_tail = kTails && left % MR != 0 && left % MR < MR / 2;
+    const int mr = left < MR ? int(left) : short_tail && left < 2 * MR ? int(left + 1) / 2 : MR;
     const int oh0 = oh, ow0 = ow;
     const uint32_t* a_ptr[MR];
     if (mr == MR && ow + MR <= wo) {  // a whole tile inside one output row: pointers a step apart
@@ -531,7 +531,7 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
     // when the grid has no gap between rows), run by one call that only advances the pointers.
     int64_t tiles = 1;
     if (kStrips<B, A> && k.direct && mr == MR && ow0 + MR <= wo) {
-      const int64_t whole = left / MR - (kTails && left % MR && left % MR < MR / 2);
+      const int64_t whole = left / MR - short_tail;
       const int64_t in_row = (wo - ow0) / MR;
       tiles = rows_contiguous || whole < in_row ? whole : in_row;
       if (tiles > 1) {

@@ -39,6 +39,16 @@ constexpr int kMaxNR = 64;     // largest channel tile any kernel uses
 // then requantizes.
 enum OutKind : int { OUT_INT32 = 0, OUT_FLOAT = 1 };
 
+// A tile buffer's window, src[0], src[1], ... at the positions of the set bits of mask (16 positions
+// from dst): the traits' store_window where they have no vector form (scalar, AVX2, NEON). Byte
+// copies: the values may be float bits in an int32 buffer, bound for a float output, and an int32
+// copy of them may be moved before the float stores that wrote them (strict aliasing). Static: each
+// kernel file compiles its own copy with its own flags.
+static inline void store_window_bytes(int32_t* dst, uint32_t mask, const int32_t* src) {
+  for (int k = 0; mask; ++k, mask >>= 1)
+    if (mask & 1u) __builtin_memcpy(dst + k, src++, sizeof(int32_t));
+}
+
 // Constant for one channel block of one weight panel.
 struct BlockArgs {
   const uint32_t* w;         // packed weight block, layout above

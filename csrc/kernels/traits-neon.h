@@ -60,12 +60,8 @@ struct V {
     if (n > 2) vst1q_lane_f32(dst + 2, y, 2);
   }
   static constexpr bool kPermuteWindows = false;  // spread channels through the tile buffer
-  // Stores src[0], src[1], ... at the positions of the set bits of mask (16 positions from dst).
-  // Byte copies: the values may be float bits in an int32 buffer, bound for a float output, and an
-  // int32 copy of them may be moved before the float stores that wrote them (strict aliasing).
-  static void store_window(int32_t* dst, uint32_t mask, const int32_t* src) {
-    for (int k = 0; mask; ++k, mask >>= 1)
-      if (mask & 1u) __builtin_memcpy(dst + k, src++, sizeof(int32_t));
+  static void store_window(int32_t* dst, uint32_t mask, const int32_t* src) {  // microkernel.h
+    bitconv::store_window_bytes(dst, mask, src);
   }
 };
 

@@ -254,7 +254,7 @@ const std::vector<ConvLayer::Panel>& ConvLayer::panels_for(const IsaImpl& isa) {
         p.w = pack_weight_panel(qw, red_cg_, red_taps_, r->chans, r->bits, e.mult, e.offset, kc32_, k);
         p.shift = p.xnor ? 1 : p.down ? 0 : log2_small(alpha * e.mult);
         p.qcoef = p.xnor || p.down ? 0 : alpha * e.offset;
-        if (p.xnor) p.init.assign(size_t(p.w.blocks()) * p.w.kernel.nr(), red_taps_ * red_cg_);
+        if (p.xnor) p.init.assign(size_t(p.w.blocks()) * p.w.kernel.nr(), taps_ * cg_);
         if (p.down) {  // the count of +1 among the +-1 weights: (their sum + their number) / 2
           p.init.assign(size_t(p.w.blocks()) * p.w.kernel.nr(), 0);
           for (size_t i = 0; i < r->chans.size(); ++i)

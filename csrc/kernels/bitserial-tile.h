@@ -133,23 +133,24 @@ inline typename VT::reg fold_split(typename VT::reg x0, typename VT::reg x1, typ
     return VT::fold(x0, x1, x2, x3);
 }
 
+// The plane-pair forms of a tile (file comment above): AND + popcount, and the two XOR forms.
+enum TileForm : int { kAnd = 0, kXor = 1, kXorDown = 2 };
+
+// Tiles that take strips (bitserial_run): one-class tiles, W1A1 and int8. A call per tile cost them
+// a setup of about as many instructions as a short reduction's (its arguments, pointers, correction
+// rows, a frame): strips ran 1x1 int8 layers faster (16>96 @112 3x2 bits 89.5-91 -> 74.5-76.5 us,
+// 24>144 @56 41.5-41.9 -> 35.6-35.8, 64>384 @14 2x2 14.2-14.6 -> 13.8-14.0) and W1A1 64@56 by 0.5-5%
+// (unsigned 55.3-56.0 -> 54.3-55.0 us, binary 56.9-57.0 -> 54.3-55.7). Multi-class tiles keep one
+// tile per call: with the strip loop GCC 12 allocated their reductions worse (W2A2 64@56 187 -> 254
+// us, W1A2 64@56 95-97 -> 149-168).
+template <int B, int A>
+constexpr bool kStrips = B + A == 2;
+
 // One tile: pixels p0 .. p0 + mr - 1 of the run (the first at output row oh0, column ow0), whose
 // window bases are a_ptr (entries past mr repeat a valid one); or a strip of `tiles` whole tiles,
 // each one's pointers a_step words after the last's. Kept out of line so the run loop's scalars are
 // not live through the reduction: they would spill into vector registers and push accumulators out
 // of them.
-enum TileForm : int { kAnd = 0, kXor = 1, kXorDown = 2 };
-
-// Tiles that take strips (bitserial_run): one-class tiles, W1A1 and int8. A call per tile cost them
-// a setup of about as many instructions as a short reduction's (its arguments, pointers, correction
-// rows, a frame): strips ran 1x1 int8 layers 5-14% faster (16>96 @112 3x2 bits 92 -> 79 us, 24>144
-// @56 41.6 -> 36, 64>384 @14 2x2 14.5 -> 13.7) and W1A1 64@56 0.5-5% over 4 runs (unsigned 55.3-56.5
-// -> 54.3-55.0 us, binary 56.9-57.4 -> 54.3-55.7). Multi-class tiles keep one tile per call: with the
-// strip loop GCC 12 allocated their reductions worse (W2A2 64@56 187 -> 254 us, 144>24 @56 2x2 41 ->
-// 50; W1A2 64@56 95-97 -> 149-168).
-template <int B, int A>
-constexpr bool kStrips = B + A == 2;
-
 template <int B, int A, int MR, int NV, bool Permuted = false, int Form = kAnd>
 __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t* const* a_in, int mr, int64_t p0,
                                               int oh0, int ow0, int64_t tiles, int64_t a_step) {

@@ -568,9 +568,10 @@ void test_tables() {
       }
 }
 
-// Weight panels and the layers' per-channel tables start on a 64-byte line (memory/line-vector.h):
+// LineVector storage starts on a 64-byte line (memory/line-vector.h), and so do packed weight panels:
 // the kernels load them as whole vectors at multiples of 64 bytes from the start. Many sizes, so
-// that a 16-byte aligned allocator would leave some of them off a line.
+// that a 16-byte aligned allocator would leave some of them off a line. (The layers' per-channel
+// tables are LineVectors by their declared types in conv.h and requantize.h.)
 void test_panels_aligned() {
   for (size_t n = 1; n < 300; n += 7) {
     const bitconv::LineVector<double> d(n);

@@ -136,8 +136,10 @@ KernelInfo ConvLayer::choose_kernel(const IsaImpl& isa, int bits, const std::vec
     const double steps = double(red_taps_) * k.steps_per_tap(words);
     const double blocks = double((channels + k.nr() - 1) / k.nr());
     // Per step: AND + popcount + add per plane pair and lane vector, one broadcast per pixel and
-    // plane (int8: one VPDPBUSD and one broadcast, both on the two VNNI-capable pipes as measured on
-    // Zen 5); weight vectors come from L1 (2 per cycle) while a block's panel fits in it, else L2.
+    // plane (int8: one VPDPBUSD and one broadcast, both counted at the VNNI pipes' rate of 2 per
+    // cycle: fitted to measured tiles on Zen 5, although an isolated VPBROADCASTD + VPDPBUSD pair
+    // issues at the rate of VPDPBUSD alone, docs/kernels.md); weight vectors come from L1 (2 per
+    // cycle) while a block's panel fits in it, else L2.
     // Split tiles: their 128-bit broadcast counts twice (fitted: 64>16 and 64>32 3x3 @56 on Zen 5
     // ran 0.74x and 1.06x the time of the plain tiles, where one op each predicted 0.68x and 0.90x),
     // and they fold 4 accumulators per result vector in the epilogue (9 ops).

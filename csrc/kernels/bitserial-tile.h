@@ -293,7 +293,8 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
         for (int m = 0; m < MR; ++m) corr[m] = nullptr;
       }
     }
-    // kXor: the init vectors, loaded once (after the tile's stores they could not be kept otherwise).
+    // kXor: the init vectors, loaded once per tile before its stores (loaded after one, they would
+    // be read again for every store: the stores may alias them).
     R init[Form == kXor ? NV : 1];
     if constexpr (Form == kXor)
 #pragma GCC unroll 4

@@ -33,7 +33,7 @@ struct V : avx512::V {
 
 // The split tile for narrow panels (bitserial-tile.h): 16 channels from 4 weight vectors per step of
 // 4 words, one 128-bit broadcast per pixel. A 16-channel panel of the plain tile does one VPDPBUSD
-// per broadcast, and broadcasts share the VNNI pipes: 64>16 3x3 @56 ran at 0.6x the rate of a
+// per broadcast (and per weight load among them): 64>16 3x3 @56 ran at 0.6x the rate of a
 // 64-channel panel.
 using Int8V = V;
 namespace split {

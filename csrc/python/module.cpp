@@ -86,16 +86,15 @@ py::array forward(ConvLayer& layer, py::array x, bool x_nhwc, const std::string&
   const py::dtype dt = is_codes ? py::dtype::of<uint8_t>() : is_fout ? py::dtype::of<float>() : py::dtype::of<int32_t>();
   const std::vector<py::ssize_t> shape = {n, out_nchw ? s.cout : sh.ho, out_nchw ? sh.ho : sh.wo,
                                           out_nchw ? sh.wo : s.cout};
-  std::vector<py::ssize_t> strides(4, dt.itemsize());
-  for (int d = 2; d >= 0; --d) {
-    if (shape[d + 1] > 0 && strides[d + 1] > (PTRDIFF_MAX - 64) / shape[d + 1]) throw std::length_error("output too large");
-    strides[d] = strides[d + 1] * shape[d + 1];
+  py::ssize_t bytes = dt.itemsize();
+  for (const py::ssize_t d : shape) {
+    if (d > 0 && bytes > (PTRDIFF_MAX - 64) / d) throw std::length_error("output too large");
+    bytes *= d;
   }
-  if (shape[0] > 0 && strides[0] > (PTRDIFF_MAX - 64) / shape[0]) throw std::length_error("output too large");
-  py::array_t<uint8_t> buf(strides[0] * shape[0] + 64);
+  py::array_t<uint8_t> buf(bytes + 64);
   uint8_t* const base = buf.mutable_data();
   uint8_t* const data = base + (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64;
-  py::array result(dt, shape, strides, data, buf);
+  py::array result(dt, shape, data, buf);  // C-contiguous strides
   {
     py::gil_scoped_release release;
     layer.forward(in, n, h, w, data, is_fout ? OUT_FLOAT : OUT_INT32, out_nchw, threads, next ? &q : nullptr);

@@ -581,13 +581,13 @@ void test_panels_aligned() {
                   static_cast<const void*>(f.data()));
     check(reinterpret_cast<uintptr_t>(d.data()) % 64 == 0 && reinterpret_cast<uintptr_t>(f.data()) % 64 == 0, buf);
   }
-  for (const bitconv::IsaImpl& isa : bitconv::available_isas())
+  for (const bitconv::IsaImpl& isa : bitconv::available_isas()) {
+    const bitconv::KernelInfo k = isa.kernel(2, 2, 1);
     for (int cg = 3; cg <= 200; cg += 13)
       for (int cout = 1; cout <= 40; cout += 7) {
         const std::vector<int16_t> qw(size_t(cout) * cg, 1);
         std::vector<int> chans(static_cast<size_t>(cout));
-        for (int k = 0; k < cout; ++k) chans[size_t(k)] = k;
-        const bitconv::KernelInfo k = isa.kernel(2, 2, 1);
+        for (int c = 0; c < cout; ++c) chans[size_t(c)] = c;
         const bitconv::WeightPanel p = bitconv::pack_weight_panel(qw.data(), cg, 1, chans, 2, 1, 2, (cg + 31) / 32, k);
         char buf[120];
         std::snprintf(buf, sizeof buf, "panel alignment isa=%s cg=%d cout=%d: %p", isa.name, cg, cout,
@@ -601,6 +601,7 @@ void test_panels_aligned() {
           check(reinterpret_cast<uintptr_t>(p8.data.data()) % 64 == 0, buf);
         }
       }
+  }
 }
 
 void test_packers(uint64_t seed) {

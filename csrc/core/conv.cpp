@@ -734,13 +734,45 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   } else {
     // 1. Activation bit-planes with explicit zero padding, and per-pixel code sums, summed over
     // each output column's taps while they are in cache. Float input is quantized and transposed to
-    // channels-last one row at a time, in cache, then packed.
+    // channels-last one row at a time, in cache, then packed (or, below, compared into the planes).
     if (planes) act = workspace<uint64_t>(0, size_t(n) * hp * wp * pix_words);
     if (int8) act8 = workspace<uint32_t>(4, size_t(n) * hp * wp * pix8 + kSplitSlack);
-    // Float NCHW rows of a 1- or 2-bit quantizer: compares straight into the planes, no codes between.
-    const bool fused = planes && !int8 && in.is_float && in.stride[3] == 1 && G == 1 && act_thresholds_.count > 0 &&
-                       isa.pack_float_planes != nullptr;
-    parallel_for(int64_t(n) * hp, pack_threads, [&](int64_t item) {
+    // Float NCHW of a 1- or 2-bit quantizer, rows consecutive in memory: compares straight into the
+    // planes, no codes between, each channel's rows of a range of rows read as one run.
+    const bool fused = planes && !int8 && in.is_float && in.stride[3] == 1 && in.stride[2] == w && G == 1 &&
+                       act_thresholds_.count > 0 && isa.pack_float_planes != nullptr;
+    // One range of padded rows per image and thread.
+    const int64_t parts = fused ? std::min<int64_t>(hp, pack_threads <= 0 ? hardware_threads() : pack_threads) : 0;
+    if (fused) parallel_for(int64_t(n) * parts, pack_threads, [&](int64_t item) {
+      const int64_t img = item / parts, part = item % parts;
+      const int64_t r0 = hp * part / parts, r1 = hp * (part + 1) / parts;  // padded rows
+      const int64_t y0 = std::clamp<int64_t>(r0 - s.ph, 0, h), y1 = std::clamp<int64_t>(r1 - s.ph, 0, h);  // input rows
+      for (int64_t r = r0; r < r1; ++r) {  // zero padding rows and columns
+        uint64_t* drow = act + (img * hp + r) * wp * pix_words;
+        if (r < s.ph || r >= s.ph + h) {
+          std::memset(drow, 0, sizeof(uint64_t) * wp * pix_words);
+          std::memset(csum + (img * hp + r) * sh.wo, 0, sizeof(int32_t) * sh.wo);
+        } else {
+          std::memset(drow, 0, sizeof(uint64_t) * s.pw * pix_words);
+          std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
+        }
+      }
+      if (y1 == y0) return;
+      int32_t* srows = workspace<int32_t>(3, size_t(y1 - y0) * wp);  // code sums of the padded rows
+      for (int64_t y = 0; y < y1 - y0; ++y) {
+        std::memset(srows + y * wp, 0, sizeof(int32_t) * s.pw);
+        std::memset(srows + y * wp + s.pw + w, 0, sizeof(int32_t) * s.pw);
+      }
+      const float* src = static_cast<const float*>(in.data) + img * in.stride[0] + y0 * in.stride[2];
+      if (isa.pack_float_planes(src, in.stride[1], int(y1 - y0), w, s.cin, act_thresholds_, kw64_,
+                                act + (img * hp + y0 + s.ph) * wp * pix_words + s.pw * pix_words, pix_words,
+                                wp * pix_words, srows + s.pw, wp))
+        saw_nan.store(true, std::memory_order_relaxed);
+      if (sums)
+        for (int64_t y = y0; y < y1; ++y)
+          column_window_sums(srows + (y - y0) * wp, s.kw, s.sw, s.dw, 1, sh.wo, csum + (img * hp + y + s.ph) * sh.wo);
+    });
+    else parallel_for(int64_t(n) * hp, pack_threads, [&](int64_t item) {
       const int64_t img = item / hp, r = item % hp;
       uint64_t* drow = planes ? act + (img * hp + r) * wp * pix_words : nullptr;
       uint32_t* drow8 = int8 ? act8 + (img * hp + r) * wp * pix8 : nullptr;
@@ -760,25 +792,18 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
         std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
         std::memset(srow + (s.pw + w) * G, 0, sizeof(int32_t) * s.pw * G);
       }
-      if (fused) {
-        const float* src = static_cast<const float*>(in.data) + img * in.stride[0] + (r - s.ph) * in.stride[2];
-        if (isa.pack_float_planes(src, in.stride[1], w, s.cin, act_thresholds_, kw64_, drow + s.pw * pix_words,
-                                  pix_words, srow + s.pw))
-          saw_nan.store(true, std::memory_order_relaxed);
-      } else {
-        int64_t src_pix_stride;
-        const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, src_pix_stride, saw_nan);
-        if (int8) {
-          std::memset(drow8, 0, sizeof(uint32_t) * s.pw * pix8);
-          std::memset(drow8 + (s.pw + w) * pix8, 0, sizeof(uint32_t) * s.pw * pix8);
-          if (isa.copy_codes_int8(src, src_pix_stride, w, s.cin, G, A, kc8_, drow8 + s.pw * pix8, pix8))
-            bad_code.store(true, std::memory_order_relaxed);
-        }
-        if (!planes) return;  // no code sums either: the int8 kernels do not use them
-        if (isa.pack_activations(src, src_pix_stride, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
-                                 srow + s.pw * G))
+      int64_t src_pix_stride;
+      const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, src_pix_stride, saw_nan);
+      if (int8) {
+        std::memset(drow8, 0, sizeof(uint32_t) * s.pw * pix8);
+        std::memset(drow8 + (s.pw + w) * pix8, 0, sizeof(uint32_t) * s.pw * pix8);
+        if (isa.copy_codes_int8(src, src_pix_stride, w, s.cin, G, A, kc8_, drow8 + s.pw * pix8, pix8))
           bad_code.store(true, std::memory_order_relaxed);
       }
+      if (!planes) return;  // no code sums either: the int8 kernels do not use them
+      if (isa.pack_activations(src, src_pix_stride, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
+                               srow + s.pw * G))
+        bad_code.store(true, std::memory_order_relaxed);
       if (sums) column_window_sums(srow, s.kw, s.sw, s.dw, G, sh.wo, crow);
     });
     grid_w = wp;

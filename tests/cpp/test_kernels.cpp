@@ -693,12 +693,17 @@ void test_float_planes(uint64_t seed) {
                   double(scale), zp);
     check(t.count == (1 << a_bits) - 1, buf);
     if (t.count != (1 << a_bits) - 1) continue;
-    const int channels = rep < 70 ? rep + 1 : r.uniform(1, 200);
     const int width = r.uniform(1, 40);
+    // Rows: one run per channel, in batches of blocks (512 blocks of 16 pixels for one threshold,
+    // 170 for three): some runs cross a batch end, with few channels to keep them cheap.
+    const int rows = rep % 25 == 0 ? r.uniform(8200, 9000) / width + 1 : r.uniform(1, 6);
+    const int64_t run = int64_t(rows) * width;
+    const int channels = rows > 6 ? r.uniform(1, 3) : rep < 70 ? rep + 1 : r.uniform(1, 200);
     const int kw64 = (channels + 63) / 64;
-    const int64_t sc = width + (r.coin() ? r.uniform(1, 20) : 0);
+    const int64_t sc = run + (r.coin() ? r.uniform(1, 20) : 0);
     const int64_t need = int64_t(a_bits) * kw64;
     const int64_t dst_stride = need + (r.uniform(0, 3) == 0 ? r.uniform(1, 3) : 0);
+    const int64_t dst_row = width * dst_stride + r.uniform(0, 2), sum_row = width + r.uniform(0, 2);
     std::vector<float> src(size_t(channels * sc));
     for (auto& x : src) {
       const int kind = r.uniform(0, 9);
@@ -711,21 +716,22 @@ void test_float_planes(uint64_t seed) {
         x = r.pick(std::vector<float>{0.0f, -0.0f, inf, -inf, 3e38f, -3e38f, 1e-40f, -1e-40f});
       }
     }
-    std::vector<uint64_t> want(size_t(width * dst_stride + 1), 0xa5a5a5a5a5a5a5a5ull);
-    std::vector<int32_t> want_sum(size_t(width + 1), -7);
-    for (int x = 0; x < width; ++x) {
-      std::fill(want.begin() + x * dst_stride, want.begin() + x * dst_stride + need, 0);
-      int32_t sum = 0;
-      for (int c = 0; c < channels; ++c) {
-        const unsigned code = expected_code(src[size_t(c * sc + x)], q);
-        sum += int32_t(code);
-        for (int j = 0; j < a_bits; ++j)
-          want[size_t(x * dst_stride + j * kw64 + c / 64)] |= uint64_t((code >> j) & 1u) << (c % 64);
+    std::vector<uint64_t> want(size_t(rows * dst_row + 1), 0xa5a5a5a5a5a5a5a5ull);
+    std::vector<int32_t> want_sum(size_t(rows * sum_row + 1), -7);
+    for (int y = 0; y < rows; ++y)
+      for (int x = 0; x < width; ++x) {
+        uint64_t* pix = want.data() + y * dst_row + x * dst_stride;
+        std::fill(pix, pix + need, 0);
+        int32_t sum = 0;
+        for (int c = 0; c < channels; ++c) {
+          const unsigned code = expected_code(src[size_t(c * sc + y * width + x)], q);
+          sum += int32_t(code);
+          for (int j = 0; j < a_bits; ++j) pix[j * kw64 + c / 64] |= uint64_t((code >> j) & 1u) << (c % 64);
+        }
+        want_sum[size_t(y * sum_row + x)] = sum;
       }
-      want_sum[size_t(x)] = sum;
-    }
     std::vector<float> nan_src = src;
-    nan_src[size_t(r.uniform(0, channels - 1) * sc + r.uniform(0, width - 1))] = r.coin() ? NAN : -NAN;
+    nan_src[size_t(r.uniform(0, channels - 1) * sc + r.uniform(0, int(run) - 1))] = r.coin() ? NAN : -NAN;
     std::vector<bitconv::PackFloatPlanesFn> tested;  // ISAs that share a packer run it once
     for (const bitconv::IsaImpl& isa : bitconv::available_isas()) {
       if (!isa.pack_float_planes ||
@@ -735,17 +741,18 @@ void test_float_planes(uint64_t seed) {
       ++exercised;
       std::vector<uint64_t> got(want.size(), 0xa5a5a5a5a5a5a5a5ull);
       std::vector<int32_t> got_sum(want_sum.size(), -7);
-      const bool nan = isa.pack_float_planes(src.data(), sc, width, channels, t, kw64, got.data(), dst_stride,
-                                             got_sum.data());
-      // Every word: the planes, and the gaps between pixels and past the last left as they were.
+      const bool nan = isa.pack_float_planes(src.data(), sc, rows, width, channels, t, kw64, got.data(), dst_stride,
+                                             dst_row, got_sum.data(), sum_row);
+      // Every word: the planes, and the gaps between pixels, rows and past the last left as they were.
       const bool ok = !nan && got_sum == want_sum && got == want;
       std::snprintf(buf, sizeof buf,
-                    "float planes isa=%s a_bits=%d binary=%d scale=%.9g zp=%d channels=%d width=%d sc=%lld dst_stride=%lld",
-                    isa.name, a_bits, int(binary), double(scale), zp, channels, width, (long long)sc,
-                    (long long)dst_stride);
+                    "float planes isa=%s a_bits=%d binary=%d scale=%.9g zp=%d channels=%d rows=%d width=%d sc=%lld "
+                    "dst_stride=%lld dst_row=%lld sum_row=%lld",
+                    isa.name, a_bits, int(binary), double(scale), zp, channels, rows, width, (long long)sc,
+                    (long long)dst_stride, (long long)dst_row, (long long)sum_row);
       check(ok, buf);
-      check(isa.pack_float_planes(nan_src.data(), sc, width, channels, t, kw64, got.data(), dst_stride,
-                                  got_sum.data()),
+      check(isa.pack_float_planes(nan_src.data(), sc, rows, width, channels, t, kw64, got.data(), dst_stride, dst_row,
+                                  got_sum.data(), sum_row),
             std::string(buf) + " (NaN not reported)");
     }
   }

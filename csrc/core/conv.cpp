@@ -616,8 +616,9 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
   // waiting for it cost more than it saved below about 64K input codes, and 128K window-sum terms
   // (pixels x groups x kernel rows) (2 threads, 512@7: 0.95 against 0.59 us packing; window sums
   // 0.5 against 0.11 us).
-  const int pack_threads = int64_t(n) * h * w * s.cin < (int64_t(1) << 16) ? 1 : threads;
-  const int sum_threads = int64_t(n) * howo * G * s.kh < (int64_t(1) << 17) ? 1 : threads;
+  const int nthreads = threads <= 0 ? hardware_threads() : threads;
+  const int pack_threads = int64_t(n) * h * w * s.cin < (int64_t(1) << 16) ? 1 : nthreads;
+  const int sum_threads = int64_t(n) * howo * G * s.kh < (int64_t(1) << 17) ? 1 : nthreads;
   // Bit-planes for the bit-serial panels, codes as bytes for the int8 ones (both for a kernel-wise
   // layer that has both), on the same pixel grid.
   bool planes = false, int8 = false;
@@ -737,26 +738,37 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     // channels-last one row at a time, in cache, then packed (or, below, compared into the planes).
     if (planes) act = workspace<uint64_t>(0, size_t(n) * hp * wp * pix_words);
     if (int8) act8 = workspace<uint32_t>(4, size_t(n) * hp * wp * pix8 + kSplitSlack);
+    // Padded row r of image img: zero in the planes, the int8 codes and the column sums if it is a
+    // padding row, else its padding columns in the planes and codes. Returns whether it is an input row.
+    auto pad_row = [&](int64_t img, int64_t r) {
+      uint64_t* drow = planes ? act + (img * hp + r) * wp * pix_words : nullptr;
+      uint32_t* drow8 = int8 ? act8 + (img * hp + r) * wp * pix8 : nullptr;
+      if (r < s.ph || r >= s.ph + h) {
+        if (planes) std::memset(drow, 0, sizeof(uint64_t) * wp * pix_words);
+        if (int8) std::memset(drow8, 0, sizeof(uint32_t) * wp * pix8);
+        if (planes) std::memset(csum + (img * hp + r) * sh.wo * G, 0, sizeof(int32_t) * sh.wo * G);
+        return false;
+      }
+      if (planes) {
+        std::memset(drow, 0, sizeof(uint64_t) * s.pw * pix_words);
+        std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
+      }
+      if (int8) {
+        std::memset(drow8, 0, sizeof(uint32_t) * s.pw * pix8);
+        std::memset(drow8 + (s.pw + w) * pix8, 0, sizeof(uint32_t) * s.pw * pix8);
+      }
+      return true;
+    };
     // Float NCHW of a 1- or 2-bit quantizer, rows consecutive in memory: compares straight into the
     // planes, no codes between, each channel's rows of a range of rows read as one run.
     const bool fused = planes && !int8 && in.is_float && in.stride[3] == 1 && in.stride[2] == w && G == 1 &&
                        act_thresholds_.count > 0 && isa.pack_float_planes != nullptr;
-    // One range of padded rows per image and thread.
-    const int64_t parts = fused ? std::min<int64_t>(hp, pack_threads <= 0 ? hardware_threads() : pack_threads) : 0;
+    const int64_t parts = std::min<int64_t>(hp, pack_threads);  // fused: one range of padded rows per image and thread
     if (fused) parallel_for(int64_t(n) * parts, pack_threads, [&](int64_t item) {
       const int64_t img = item / parts, part = item % parts;
       const int64_t r0 = hp * part / parts, r1 = hp * (part + 1) / parts;  // padded rows
       const int64_t y0 = std::clamp<int64_t>(r0 - s.ph, 0, h), y1 = std::clamp<int64_t>(r1 - s.ph, 0, h);  // input rows
-      for (int64_t r = r0; r < r1; ++r) {  // zero padding rows and columns
-        uint64_t* drow = act + (img * hp + r) * wp * pix_words;
-        if (r < s.ph || r >= s.ph + h) {
-          std::memset(drow, 0, sizeof(uint64_t) * wp * pix_words);
-          std::memset(csum + (img * hp + r) * sh.wo, 0, sizeof(int32_t) * sh.wo);
-        } else {
-          std::memset(drow, 0, sizeof(uint64_t) * s.pw * pix_words);
-          std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
-        }
-      }
+      for (int64_t r = r0; r < r1; ++r) pad_row(img, r);
       if (y1 == y0) return;
       int32_t* srows = workspace<int32_t>(3, size_t(y1 - y0) * wp);  // code sums of the padded rows
       for (int64_t y = 0; y < y1 - y0; ++y) {
@@ -774,33 +786,18 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     });
     else parallel_for(int64_t(n) * hp, pack_threads, [&](int64_t item) {
       const int64_t img = item / hp, r = item % hp;
+      if (!pad_row(img, r)) return;
       uint64_t* drow = planes ? act + (img * hp + r) * wp * pix_words : nullptr;
       uint32_t* drow8 = int8 ? act8 + (img * hp + r) * wp * pix8 : nullptr;
       int32_t* crow = csum + (img * hp + r) * sh.wo * G;
-      if (r < s.ph || r >= s.ph + h) {
-        if (planes) std::memset(drow, 0, sizeof(uint64_t) * wp * pix_words);
-        if (int8) std::memset(drow8, 0, sizeof(uint32_t) * wp * pix8);
-        if (planes) std::memset(crow, 0, sizeof(int32_t) * sh.wo * G);
-        return;
-      }
-      // Planes and code sums: zero padding columns, then the row from either packer.
-      int32_t* srow = nullptr;
-      if (planes) {
-        srow = workspace<int32_t>(3, size_t(wp) * G);
-        std::memset(drow, 0, sizeof(uint64_t) * s.pw * pix_words);
-        std::memset(srow, 0, sizeof(int32_t) * s.pw * G);
-        std::memset(drow + (s.pw + w) * pix_words, 0, sizeof(uint64_t) * s.pw * pix_words);
-        std::memset(srow + (s.pw + w) * G, 0, sizeof(int32_t) * s.pw * G);
-      }
       int64_t src_pix_stride;
       const uint8_t* src = codes_row(isa, in, quant, img, r - s.ph, w, s.cin, src_pix_stride, saw_nan);
-      if (int8) {
-        std::memset(drow8, 0, sizeof(uint32_t) * s.pw * pix8);
-        std::memset(drow8 + (s.pw + w) * pix8, 0, sizeof(uint32_t) * s.pw * pix8);
-        if (isa.copy_codes_int8(src, src_pix_stride, w, s.cin, G, A, kc8_, drow8 + s.pw * pix8, pix8))
-          bad_code.store(true, std::memory_order_relaxed);
-      }
+      if (int8 && isa.copy_codes_int8(src, src_pix_stride, w, s.cin, G, A, kc8_, drow8 + s.pw * pix8, pix8))
+        bad_code.store(true, std::memory_order_relaxed);
       if (!planes) return;  // no code sums either: the int8 kernels do not use them
+      int32_t* srow = workspace<int32_t>(3, size_t(wp) * G);  // code sums, zero in the padding columns
+      std::memset(srow, 0, sizeof(int32_t) * s.pw * G);
+      std::memset(srow + (s.pw + w) * G, 0, sizeof(int32_t) * s.pw * G);
       if (isa.pack_activations(src, src_pix_stride, w, s.cin, G, A, kw64_, drow + s.pw * pix_words, pix_words,
                                srow + s.pw * G))
         bad_code.store(true, std::memory_order_relaxed);
@@ -851,7 +848,6 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
     int64_t tile_begin, tile_end;
   };
   std::vector<Item> items;
-  const int nthreads = threads <= 0 ? hardware_threads() : threads;
   for (int img = 0; img < n; ++img)
     for (size_t pi = 0; pi < panels.size(); ++pi) {
       const KernelInfo& k = panels[pi].w.kernel;

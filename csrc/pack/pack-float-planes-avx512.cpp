@@ -146,6 +146,13 @@ bool pack_rows(const float* src, int64_t sc, int rows, int width, int channels, 
         // The 16 sums as dwords: pixel i at lane i.
         const __m512i sums = _mm512_inserti64x4(_mm512_zextsi256_si512(_mm512_cvtepi64_epi32(sum[0])),
                                                 _mm512_cvtepi64_epi32(sum[1]), 1);
+        // Pixel words apart in dst (2 planes, or more than 64 channels): stored one by one from here.
+        alignas(64) uint64_t words[P][16];
+        if (dst_pix_stride != 1)
+          for (int j = 0; j < P; ++j) {
+            _mm512_store_si512(words[j], planes[j][0]);
+            _mm512_store_si512(words[j] + 8, planes[j][1]);
+          }
         for (int i = 0; i < n;) {  // pixels i .. i + len of the block lie in one row
           const int len = int(std::min<int64_t>(n - i, width - x));
           uint64_t* d = dst + row * dst_row_stride + x * dst_pix_stride + w;
@@ -157,10 +164,7 @@ bool pack_rows(const float* src, int64_t sc, int rows, int width, int channels, 
                                          _mm512_permutex2var_epi64(planes[j][0], from, planes[j][1]));
               }
             } else {
-              alignas(64) uint64_t tmp[16];
-              _mm512_store_si512(tmp, planes[j][0]);
-              _mm512_store_si512(tmp + 8, planes[j][1]);
-              for (int q = 0; q < len; ++q) d[q * dst_pix_stride + j * kw64] = tmp[i + q];
+              for (int q = 0; q < len; ++q) d[q * dst_pix_stride + j * kw64] = words[j][i + q];
             }
           }
           int32_t* rs = rowsum + row * rowsum_row_stride + x;

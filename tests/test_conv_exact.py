@@ -469,16 +469,20 @@ def test_float_input(isa, wb, ab, a_enc, zp, a_scale, cin):
 @pytest.mark.parametrize("ab,a_enc,zp", [(1, "unsigned", 0), (1, "binary", 0), (2, "unsigned", 1)])
 def test_float_nchw_row_runs(isa, ab, a_enc, zp):
     """Float NCHW input of a 1- or 2-bit quantizer is compared straight into bit-planes, each channel's
-    rows of a range of rows read as one run: on 1 and 2 threads (one range of padded rows each, ending
-    inside the image), for every image of a batch, with padding 2, and for views whose rows are not
-    consecutive (quantized to codes row by row instead) it matches the reference; a NaN in a range's
-    last row is refused."""
+    rows of a range of rows read as one run, or a run per row where rows are not consecutive: on 1
+    and 2 threads (one range of padded rows each, ending inside the image), for every image of a
+    batch, with padding 2, and for views whose rows are apart (a column left out, holding NaN, which
+    is not the input's; every other row; rows reversed) it matches the reference; a NaN in a range's
+    last row, of the array or of a view, is refused."""
     rng = np.random.default_rng(17)
     qw = random_qweight(rng, (20, 70, 3, 3), 2, "signed")
     geom = dict(padding=2)
     plan = make_plan(qw, w_bits=2, w_enc="signed", a_bits=ab, a_enc=a_enc, zp=zp, geom=geom, a_scale=0.3)
     x = (rng.standard_normal((3, 70, 19, 24)) * 0.5).astype(np.float32)  # 95760 values: packed on 2 threads
-    for name, v in (("contiguous", x), ("rows apart", x[..., 1:])):
+    gaps = x.copy()
+    gaps[..., 0] = np.nan
+    for name, v in (("contiguous", x), ("column left out", gaps[..., 1:]), ("every other row", x[:, :, ::2]),
+                    ("rows reversed", x[:, :, ::-1])):
         codes = quantize_activations(np.ascontiguousarray(v), a_bits=ab, a_scale=0.3, a_zero_point=zp,
                                      a_encoding=a_enc)
         exp = reference(codes, qw, a_enc, zp, geom)
@@ -486,9 +490,10 @@ def test_float_nchw_row_runs(isa, ab, a_enc, zp):
             assert np.array_equal(conv2d(v, plan, out="int32", threads=threads), exp), (name, threads)
     bad = x.copy()
     bad[2, 69, 18, 23] = np.nan  # the last value of the last row of the last range
-    for threads in (1, 2):
-        with pytest.raises(ValueError, match="NaN"):
-            conv2d(bad, plan, threads=threads)
+    for v in (bad, bad[..., 1:]):
+        for threads in (1, 2):
+            with pytest.raises(ValueError, match="NaN"):
+                conv2d(v, plan, threads=threads)
 
 
 def next_layer(rng, cin, *, a_bits=None, binary=False, a_scale=None, zp=None):

@@ -759,10 +759,11 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
       }
       return true;
     };
-    // Float NCHW of a 1- or 2-bit quantizer, rows consecutive in memory: compares straight into the
-    // planes, no codes between, each channel's rows of a range of rows read as one run.
-    const bool fused = planes && !int8 && in.is_float && in.stride[3] == 1 && in.stride[2] == w && G == 1 &&
-                       act_thresholds_.count > 0 && isa.pack_float_planes != nullptr;
+    // Float NCHW of a 1- or 2-bit quantizer, pixels consecutive in each row: compares straight into
+    // the planes, no codes between, each channel's rows of a range of rows read as one run (rows
+    // consecutive in memory) or a run per row.
+    const bool fused = planes && !int8 && in.is_float && in.stride[3] == 1 && G == 1 && act_thresholds_.count > 0 &&
+                       isa.pack_float_planes != nullptr;
     const int64_t parts = std::min<int64_t>(hp, pack_threads);  // fused: one range of padded rows per image and thread
     if (fused) parallel_for(int64_t(n) * parts, pack_threads, [&](int64_t item) {
       const int64_t img = item / parts, part = item % parts;
@@ -776,7 +777,7 @@ void ConvLayer::forward(const ConvInput& in, int n, int h, int w, void* out, int
         std::memset(srows + y * wp + s.pw + w, 0, sizeof(int32_t) * s.pw);
       }
       const float* src = static_cast<const float*>(in.data) + img * in.stride[0] + y0 * in.stride[2];
-      if (isa.pack_float_planes(src, in.stride[1], int(y1 - y0), w, s.cin, act_thresholds_, kw64_,
+      if (isa.pack_float_planes(src, in.stride[1], in.stride[2], int(y1 - y0), w, s.cin, act_thresholds_, kw64_,
                                 act + (img * hp + y0 + s.ph) * wp * pix_words + s.pw * pix_words, pix_words,
                                 wp * pix_words, srows + s.pw, wp))
         saw_nan.store(true, std::memory_order_relaxed);

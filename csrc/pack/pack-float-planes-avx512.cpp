@@ -49,28 +49,33 @@ inline void transpose_masks(const Tables& k, __m512i lo, __m512i hi, __m512i (&o
   }
 }
 
-// NT thresholds (1 or 3), planes 1 or 2. The rows are read as one run of rows * width values per
-// channel (channel-major: one sequential stream at a time; 64 x 56 x 56 read a row of every channel
-// at a time took 6.1-6.5 us from L2, as one run per channel 3.4-4.3), in blocks of 16 pixels of that
-// run, whose 16 pixel words are then stored in place row by row.
-template <int NT>
-bool pack_rows(const float* src, int64_t sc, int rows, int width, int channels, const bitconv::PlaneThresholds& th,
-               int kw64, uint64_t* dst, int64_t dst_pix_stride, int64_t dst_row_stride, int32_t* rowsum,
-               int64_t rowsum_row_stride) {
+// NT thresholds (1 or 3), planes 1 or 2. Consecutive rows (sr == width) are read as one run of
+// rows * width values per channel, other rows as a run each (channel-major: one sequential stream at
+// a time; 64 x 56 x 56 read a row of every channel at a time took 6.1-6.5 us from L2, as one run per
+// channel 3.4-4.3), in blocks of 16 pixels of a run (only a run's last one partial), whose 16 pixel
+// words are then stored in place row by row.
+template <int NT, bool kRowRuns>
+bool pack_rows(const float* src, int64_t sc, int64_t sr, int rows, int width, int channels,
+               const bitconv::PlaneThresholds& th, int kw64, uint64_t* dst, int64_t dst_pix_stride,
+               int64_t dst_row_stride, int32_t* rowsum, int64_t rowsum_row_stride) {
   constexpr int P = NT == 1 ? 1 : 2;
   static const Tables tables;
   const Tables k = tables;  // in registers: the stores below could alias a static
   const __m512 t0 = _mm512_set1_ps(th.t[0]), t1 = _mm512_set1_ps(th.t[1]), t2 = _mm512_set1_ps(th.t[2]);
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i iota64 = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-  const int64_t run = int64_t(rows) * width;
+  // Runs of `run` pixels, `runs` of them sr values apart; bpr blocks of 16 pixels per run.
+  constexpr bool one_run = !kRowRuns;
+  const int64_t run = one_run ? int64_t(rows) * width : width, runs = one_run ? 1 : rows;
+  const int64_t bpr = (run + 15) / 16, nblocks = runs * bpr;
+  const __mmask16 last = lanes(int(run - 16 * (bpr - 1)));  // a run's last block
   // The masks of a batch of blocks: [block][threshold][channel], 16 bits each (the planes are XORs
   // of the thresholds' masks, see plane_thresholds), at most 64 KB. All of a batch's compares come
   // before its first transpose, so the transposes' vector loads find the narrow mask stores in the
   // cache: loaded right after them (a block at a time) they waited for the stores to complete, and
   // 64 x 56 x 56 took 6.6 us with data in L1, against 3.3 with those loads reading other memory.
   constexpr int64_t kBlockMasks = NT * 64;
-  const int64_t batch = std::min<int64_t>((run + 15) / 16, (int64_t(1) << 15) / kBlockMasks);
+  const int64_t batch = std::min<int64_t>(nblocks, (int64_t(1) << 15) / kBlockMasks);
   thread_local bitconv::LineVector<uint16_t> store;
   if (store.size() < size_t(batch * kBlockMasks)) store.resize(size_t(batch * kBlockMasks));
   uint16_t* const masks = store.data();
@@ -85,9 +90,11 @@ bool pack_rows(const float* src, int64_t sc, int rows, int width, int channels, 
   };
   for (int w = 0; w < kw64; ++w) {
     const int c0 = 64 * w, nc = channels - c0 < 64 ? channels - c0 : 64;
-    for (int64_t p0 = 0; p0 < run; p0 += 16 * batch) {
-      const int64_t blocks = std::min(batch, (run - p0 + 15) / 16);
-      const int64_t full = (run - p0) / 16 < blocks ? blocks - 1 : blocks;  // the last may be partial
+    for (int64_t b0 = 0; b0 < nblocks; b0 += batch) {
+      const int64_t blocks = std::min(batch, nblocks - b0);
+      // Block b0 is block b0_block of run b0_run (one run: no division).
+      const int64_t b0_run = one_run ? 0 : b0 / bpr, b0_block = one_run ? b0 : b0 % bpr;
+      const int64_t full = b0 + blocks == bpr && run % 16 ? blocks - 1 : blocks;  // one run: whole blocks
       // Channel c's mask of block b; the XOR for plane 0 of three thresholds is done on whole
       // vectors below (fewer opmask instructions).
       auto compare = [&](int64_t b, int c, __m512 v) {
@@ -104,32 +111,58 @@ bool pack_rows(const float* src, int64_t sc, int rows, int width, int channels, 
             for (int j = 0; j < NT; ++j) masks[b * kBlockMasks + 64 * j + c] = 0;
           continue;
         }
-        const float* s = src + int64_t(c0 + c) * sc + p0;
+        const float* const cs = src + int64_t(c0 + c) * sc;
         int64_t b = 0;
-        for (; b + 4 <= full; b += 4) {
-          const __m512 v0 = _mm512_loadu_ps(s + 16 * b), v1 = _mm512_loadu_ps(s + 16 * b + 16);
-          const __m512 v2 = _mm512_loadu_ps(s + 16 * b + 32), v3 = _mm512_loadu_ps(s + 16 * b + 48);
-          top[0] = _mm512_max_epu32(top[0], abs_max(v0, v1));
-          top[1] = _mm512_max_epu32(top[1], abs_max(v2, v3));
-          compare(b, c, v0), compare(b + 1, c, v1), compare(b + 2, c, v2), compare(b + 3, c, v3);
-        }
-        for (; b + 2 <= full; b += 2) {
-          const __m512 v0 = _mm512_loadu_ps(s + 16 * b), v1 = _mm512_loadu_ps(s + 16 * b + 16);
-          top[1] = _mm512_max_epu32(top[1], abs_max(v0, v1));
-          compare(b, c, v0), compare(b + 1, c, v1);
-        }
-        for (; b < blocks; ++b) {
-          const __m512 v = _mm512_maskz_loadu_ps(lanes(int(std::min<int64_t>(16, run - p0 - 16 * b))), s + 16 * b);
-          top[0] = _mm512_max_epu32(top[0], abs_max(v, v));
-          compare(b, c, v);
+        if constexpr (one_run) {  // blocks b0 + b of the run, only its last maybe partial
+          const float* s = cs + 16 * b0;
+          for (; b + 4 <= full; b += 4) {
+            const __m512 v0 = _mm512_loadu_ps(s + 16 * b), v1 = _mm512_loadu_ps(s + 16 * b + 16);
+            const __m512 v2 = _mm512_loadu_ps(s + 16 * b + 32), v3 = _mm512_loadu_ps(s + 16 * b + 48);
+            top[0] = _mm512_max_epu32(top[0], abs_max(v0, v1));
+            top[1] = _mm512_max_epu32(top[1], abs_max(v2, v3));
+            compare(b, c, v0), compare(b + 1, c, v1), compare(b + 2, c, v2), compare(b + 3, c, v3);
+          }
+          for (; b + 2 <= full; b += 2) {
+            const __m512 v0 = _mm512_loadu_ps(s + 16 * b), v1 = _mm512_loadu_ps(s + 16 * b + 16);
+            top[1] = _mm512_max_epu32(top[1], abs_max(v0, v1));
+            compare(b, c, v0), compare(b + 1, c, v1);
+          }
+          for (; b < blocks; ++b) {
+            const __m512 v = _mm512_maskz_loadu_ps(lanes(int(std::min<int64_t>(16, run - 16 * (b0 + b)))), s + 16 * b);
+            top[0] = _mm512_max_epu32(top[0], abs_max(v, v));
+            compare(b, c, v);
+          }
+        } else {  // a run per row: every block under its lane mask, the row and block walked
+          const float* row = cs + b0_run * sr;
+          int64_t jb = b0_block;
+          auto load = [&]() {
+            const __m512 v = _mm512_maskz_loadu_ps(jb == bpr - 1 ? last : __mmask16(0xffff), row + 16 * jb);
+            if (++jb == bpr) jb = 0, row += sr;
+            return v;
+          };
+          for (; b + 4 <= blocks; b += 4) {
+            const __m512 v0 = load(), v1 = load(), v2 = load(), v3 = load();
+            top[0] = _mm512_max_epu32(top[0], abs_max(v0, v1));
+            top[1] = _mm512_max_epu32(top[1], abs_max(v2, v3));
+            compare(b, c, v0), compare(b + 1, c, v1), compare(b + 2, c, v2), compare(b + 3, c, v3);
+          }
+          for (; b < blocks; ++b) {
+            const __m512 v = load();
+            top[0] = _mm512_max_epu32(top[0], abs_max(v, v));
+            compare(b, c, v);
+          }
         }
       }
       // Each block's planes and code sums, stored row by row: pixel words i.. of a block go to
       // (row, x) from a VPERMT2Q of its two plane vectors.
-      int64_t row = p0 / width, x = p0 % width;
+      // (row, x) walked, not divided per block; rows apart, block b is block jb of its run.
+      int64_t jb = b0_block;
+      int64_t row = one_run ? 16 * jb / width : b0_run, x = one_run ? 16 * jb % width : 16 * jb;
       for (int64_t b = 0; b < blocks; ++b) {
         const uint16_t* m = masks + b * kBlockMasks;
-        const int n = int(std::min<int64_t>(16, run - p0 - 16 * b));
+        const int64_t x0 = 16 * (one_run ? b0 + b : jb);  // the block's first pixel in its run
+        const int n = int(std::min<int64_t>(16, run - x0));
+        if (!one_run && ++jb == bpr) jb = 0;
         __m512i planes[P][2];
         __m512i sum[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
         for (int j = 0; j < P; ++j) {
@@ -172,7 +205,7 @@ bool pack_rows(const float* src, int64_t sc, int rows, int width, int channels, 
           if (w > 0) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(lanes(len), rs));
           _mm512_mask_storeu_epi32(rs, lanes(len), v);
           i += len, x += len;
-          if (x == width) x = 0, ++row;
+          if (x == width) x = 0, ++row;  // rows apart: the next block starts the next run
         }
       }
     }
@@ -185,13 +218,16 @@ bool pack_rows(const float* src, int64_t sc, int rows, int width, int channels, 
 
 namespace bitconv {
 
-bool pack_float_planes_avx512(const float* src, int64_t sc, int rows, int width, int channels,
+bool pack_float_planes_avx512(const float* src, int64_t sc, int64_t sr, int rows, int width, int channels,
                               const PlaneThresholds& t, int kw64, uint64_t* dst, int64_t dst_pix_stride,
                               int64_t dst_row_stride, int32_t* rowsum, int64_t rowsum_row_stride) {
-  return t.count == 1 ? pack_rows<1>(src, sc, rows, width, channels, t, kw64, dst, dst_pix_stride, dst_row_stride,
-                                     rowsum, rowsum_row_stride)
-                      : pack_rows<3>(src, sc, rows, width, channels, t, kw64, dst, dst_pix_stride, dst_row_stride,
-                                     rowsum, rowsum_row_stride);
+  // Consecutive rows as one run, other rows a run each: separate copies, as the row walk's code in
+  // the same function slowed the one-run loop (512 x 7 x 7: 2.2 -> 2.6 us).
+  const bool one_run = sr == width || rows == 1;
+  auto pack = t.count == 1 ? (one_run ? &pack_rows<1, false> : &pack_rows<1, true>)
+                           : (one_run ? &pack_rows<3, false> : &pack_rows<3, true>);
+  return pack(src, sc, sr, rows, width, channels, t, kw64, dst, dst_pix_stride, dst_row_stride, rowsum,
+              rowsum_row_stride);
 }
 
 }  // namespace bitconv

@@ -68,16 +68,16 @@ struct PlaneThresholds {
 PlaneThresholds plane_thresholds(const ActQuant& q, int a_bits);
 
 // Float32 rows of one group, quantized by thresholds straight into the bit-planes and code sums of
-// PackActivationsFn (groups = 1, planes = 1 or 2 for 1 or 3 thresholds). The rows are consecutive
-// in memory: channel c of pixel x of row r at src[c * sc + r * width + x] (NCHW); the planes of
-// pixel (r, x) go to dst + r * dst_row_stride + x * dst_pix_stride, its code sum to
+// PackActivationsFn (groups = 1, planes = 1 or 2 for 1 or 3 thresholds). Channel c of pixel x of
+// row r at src[c * sc + r * sr + x] (NCHW; sr == width: consecutive rows); the planes of pixel
+// (r, x) go to dst + r * dst_row_stride + x * dst_pix_stride, its code sum to
 // rowsum[r * rowsum_row_stride + x]. Returns true if any input was NaN. Null where the ISA has none.
-using PackFloatPlanesFn = bool (*)(const float* src, int64_t sc, int rows, int width, int channels,
+using PackFloatPlanesFn = bool (*)(const float* src, int64_t sc, int64_t sr, int rows, int width, int channels,
                                    const PlaneThresholds& t, int kw64, uint64_t* dst, int64_t dst_pix_stride,
                                    int64_t dst_row_stride, int32_t* rowsum, int64_t rowsum_row_stride);
 
-bool pack_float_planes_avx512(const float*, int64_t, int, int, int, const PlaneThresholds&, int, uint64_t*, int64_t,
-                              int64_t, int32_t*, int64_t);
+bool pack_float_planes_avx512(const float*, int64_t, int64_t, int, int, int, const PlaneThresholds&, int, uint64_t*,
+                              int64_t, int64_t, int32_t*, int64_t);
 
 // Copies one input row of uint8 codes to channels-last dst[w * channels + c]; element (c, w) is at
 // src + c * sc + w * sw.

@@ -688,16 +688,18 @@ void test_float_planes(uint64_t seed) {
     const int zp = binary ? 0 : r.uniform(0, (1 << a_bits) - 1);  // the quantizer's range, as ConvPlan allows
     const bitconv::ActQuant q{scale, float(zp), float((1 << a_bits) - 1), binary};
     const bitconv::PlaneThresholds t = bitconv::plane_thresholds(q, a_bits);
-    char buf[200];
+    char buf[256];
     std::snprintf(buf, sizeof buf, "float planes thresholds a_bits=%d binary=%d scale=%.9g zp=%d", a_bits, int(binary),
                   double(scale), zp);
     check(t.count == (1 << a_bits) - 1, buf);
     if (t.count != (1 << a_bits) - 1) continue;
     const int width = r.uniform(1, 40);
-    // Rows: one run per channel, in batches of blocks (512 blocks of 16 pixels for one threshold,
-    // 170 for three): some runs cross a batch end, with few channels to keep them cheap.
+    // Rows: runs per channel in batches of blocks (512 blocks of 16 pixels for one threshold, 170 for
+    // three): some runs, or rows, cross a batch end, with few channels to keep them cheap.
     const int rows = rep % 25 == 0 ? r.uniform(8200, 9000) / width + 1 : r.uniform(1, 6);
-    const int64_t run = int64_t(rows) * width;
+    // Rows consecutive in memory (sr == width: one run per channel) or apart (a run per row).
+    const int64_t sr = width + (r.coin() ? 0 : r.uniform(1, 20));
+    const int64_t run = int64_t(rows) * sr;
     const int channels = rows > 6 ? r.uniform(1, 3) : rep < 70 ? rep + 1 : r.uniform(1, 200);
     const int kw64 = (channels + 63) / 64;
     const int64_t sc = run + (r.coin() ? r.uniform(1, 20) : 0);
@@ -724,14 +726,20 @@ void test_float_planes(uint64_t seed) {
         std::fill(pix, pix + need, 0);
         int32_t sum = 0;
         for (int c = 0; c < channels; ++c) {
-          const unsigned code = expected_code(src[size_t(c * sc + y * width + x)], q);
+          const unsigned code = expected_code(src[size_t(c * sc + y * sr + x)], q);
           sum += int32_t(code);
           for (int j = 0; j < a_bits; ++j) pix[j * kw64 + c / 64] |= uint64_t((code >> j) & 1u) << (c % 64);
         }
         want_sum[size_t(y * sum_row + x)] = sum;
       }
+    // Values between rows apart are not the input's: NaN there must not be reported.
+    if (sr > width && r.coin())
+      for (int c = 0; c < channels; ++c)
+        for (int y = 0; y < rows; ++y)
+          for (int64_t x = width; x < sr; ++x) src[size_t(c * sc + y * sr + x)] = NAN;
     std::vector<float> nan_src = src;
-    nan_src[size_t(r.uniform(0, channels - 1) * sc + r.uniform(0, int(run) - 1))] = r.coin() ? NAN : -NAN;
+    nan_src[size_t(r.uniform(0, channels - 1) * sc + r.uniform(0, rows - 1) * sr + r.uniform(0, width - 1))] =
+        r.coin() ? NAN : -NAN;
     std::vector<bitconv::PackFloatPlanesFn> tested;  // ISAs that share a packer run it once
     for (const bitconv::IsaImpl& isa : bitconv::available_isas()) {
       if (!isa.pack_float_planes ||
@@ -741,18 +749,18 @@ void test_float_planes(uint64_t seed) {
       ++exercised;
       std::vector<uint64_t> got(want.size(), 0xa5a5a5a5a5a5a5a5ull);
       std::vector<int32_t> got_sum(want_sum.size(), -7);
-      const bool nan = isa.pack_float_planes(src.data(), sc, rows, width, channels, t, kw64, got.data(), dst_stride,
-                                             dst_row, got_sum.data(), sum_row);
+      const bool nan = isa.pack_float_planes(src.data(), sc, sr, rows, width, channels, t, kw64, got.data(),
+                                             dst_stride, dst_row, got_sum.data(), sum_row);
       // Every word: the planes, and the gaps between pixels, rows and past the last left as they were.
       const bool ok = !nan && got_sum == want_sum && got == want;
       std::snprintf(buf, sizeof buf,
-                    "float planes isa=%s a_bits=%d binary=%d scale=%.9g zp=%d channels=%d rows=%d width=%d sc=%lld "
-                    "dst_stride=%lld dst_row=%lld sum_row=%lld",
-                    isa.name, a_bits, int(binary), double(scale), zp, channels, rows, width, (long long)sc,
+                    "float planes isa=%s a_bits=%d binary=%d scale=%.9g zp=%d channels=%d rows=%d width=%d sr=%lld "
+                    "sc=%lld dst_stride=%lld dst_row=%lld sum_row=%lld",
+                    isa.name, a_bits, int(binary), double(scale), zp, channels, rows, width, (long long)sr, (long long)sc,
                     (long long)dst_stride, (long long)dst_row, (long long)sum_row);
       check(ok, buf);
-      check(isa.pack_float_planes(nan_src.data(), sc, rows, width, channels, t, kw64, got.data(), dst_stride, dst_row,
-                                  got_sum.data(), sum_row),
+      check(isa.pack_float_planes(nan_src.data(), sc, sr, rows, width, channels, t, kw64, got.data(), dst_stride,
+                                  dst_row, got_sum.data(), sum_row),
             std::string(buf) + " (NaN not reported)");
     }
   }

@@ -472,8 +472,8 @@ def test_float_nchw_row_runs(isa, ab, a_enc, zp):
     rows of a range of rows read as one run, or a run per row where rows are not consecutive: on 1
     and 2 threads (one range of padded rows each, ending inside the image), for every image of a
     batch, with padding 2, and for views whose rows are apart (a column left out, holding NaN, which
-    is not the input's; every other row; rows reversed) it matches the reference; a NaN in a range's
-    last row, of the array or of a view, is refused."""
+    is not the input's; every other row; rows reversed; one row repeated, a zero row stride) it
+    matches the reference; a NaN in a range's last row, of the array or of a view, is refused."""
     rng = np.random.default_rng(17)
     qw = random_qweight(rng, (20, 70, 3, 3), 2, "signed")
     geom = dict(padding=2)
@@ -482,7 +482,7 @@ def test_float_nchw_row_runs(isa, ab, a_enc, zp):
     gaps = x.copy()
     gaps[..., 0] = np.nan
     for name, v in (("contiguous", x), ("column left out", gaps[..., 1:]), ("every other row", x[:, :, ::2]),
-                    ("rows reversed", x[:, :, ::-1])):
+                    ("rows reversed", x[:, :, ::-1]), ("one row repeated", np.broadcast_to(x[:, :, 3:4], x.shape))):
         codes = quantize_activations(np.ascontiguousarray(v), a_bits=ab, a_scale=0.3, a_zero_point=zp,
                                      a_encoding=a_enc)
         exp = reference(codes, qw, a_enc, zp, geom)

@@ -468,12 +468,13 @@ def test_float_input(isa, wb, ab, a_enc, zp, a_scale, cin):
 
 @pytest.mark.parametrize("ab,a_enc,zp", [(1, "unsigned", 0), (1, "binary", 0), (2, "unsigned", 1)])
 def test_float_nchw_row_runs(isa, ab, a_enc, zp):
-    """Float NCHW input of a 1- or 2-bit quantizer is compared straight into bit-planes, each channel's
-    rows of a range of rows read as one run, or a run per row where rows are not consecutive: on 1
-    and 2 threads (one range of padded rows each, ending inside the image), for every image of a
-    batch, with padding 2, and for views whose rows are apart (a column left out, holding NaN, which
-    is not the input's; every other row; rows reversed; one row repeated, a zero row stride) it
-    matches the reference; a NaN in a range's last row, of the array or of a view, is refused."""
+    """Float NCHW input of a 1- or 2-bit quantizer is compared straight into bit-planes (AVX-512 with
+    GFNI and VBMI; other ISAs quantize it to codes first), each channel's rows of a range of rows
+    read as one run, or a run per row where rows are not consecutive: on 1 and 2 threads (one range
+    of padded rows each, ending inside the image), for every image of a batch, with padding 2, and
+    for views whose rows are apart (a column left out, holding NaN, which is not the input's; every
+    other row; rows reversed; one row repeated, a zero row stride) it matches the reference; a NaN
+    in a range's last row, of the array or of a view, is refused."""
     rng = np.random.default_rng(17)
     qw = random_qweight(rng, (20, 70, 3, 3), 2, "signed")
     geom = dict(padding=2)

@@ -113,7 +113,10 @@ bool pack_rows(const float* src, int64_t sc, int64_t sr, int rows, int width, in
         }
         const float* const cs = src + int64_t(c0 + c) * sc;
         int64_t b = 0;
-        if constexpr (one_run) {  // blocks b0 + b of the run, only its last maybe partial
+        // One run: plain loads at a pointer step, only the run's last block masked (the rows-apart
+        // loader below, walking a block index for every block, made 64 x 56 x 56 7.7-7.8 us against
+        // 5.6-5.9).
+        if constexpr (one_run) {
           const float* s = cs + 16 * b0;
           for (; b + 4 <= full; b += 4) {
             const __m512 v0 = _mm512_loadu_ps(s + 16 * b), v1 = _mm512_loadu_ps(s + 16 * b + 16);
@@ -154,8 +157,8 @@ bool pack_rows(const float* src, int64_t sc, int64_t sr, int rows, int width, in
         }
       }
       // Each block's planes and code sums, stored row by row: pixel words i.. of a block go to
-      // (row, x) from a VPERMT2Q of its two plane vectors.
-      // (row, x) walked, not divided per block; rows apart, block b is block jb of its run.
+      // (row, x) from a VPERMT2Q of its two plane vectors. (row, x) is walked, not divided per
+      // block; rows apart, block b is block jb of its run.
       int64_t jb = b0_block;
       int64_t row = one_run ? 16 * jb / width : b0_run, x = one_run ? 16 * jb % width : 16 * jb;
       for (int64_t b = 0; b < blocks; ++b) {

@@ -699,10 +699,10 @@ void test_float_planes(uint64_t seed) {
     const int rows = rep % 25 == 0 ? r.uniform(8200, 9000) / width + 1 : r.uniform(1, 6);
     // Rows consecutive in memory (sr == width: one run per channel) or apart (a run per row).
     const int64_t sr = width + (r.coin() ? 0 : r.uniform(1, 20));
-    const int64_t run = int64_t(rows) * sr;
+    const int64_t extent = int64_t(rows) * sr;  // of a channel's rows
     const int channels = rows > 6 ? r.uniform(1, 3) : rep < 70 ? rep + 1 : r.uniform(1, 200);
     const int kw64 = (channels + 63) / 64;
-    const int64_t sc = run + (r.coin() ? r.uniform(1, 20) : 0);
+    const int64_t sc = extent + (r.coin() ? r.uniform(1, 20) : 0);
     const int64_t need = int64_t(a_bits) * kw64;
     const int64_t dst_stride = need + (r.uniform(0, 3) == 0 ? r.uniform(1, 3) : 0);
     const int64_t dst_row = width * dst_stride + r.uniform(0, 2), sum_row = width + r.uniform(0, 2);

@@ -450,6 +450,92 @@ inline void tail_tile(const RunConsts& k, const uint32_t* const* a_ptr, int mr, 
     tail_tile<B, A, NV, Form, M - 1>(k, a_ptr, mr, p, oh0, ow0);
 }
 
+// Int8 strips stored in place (the block's channels consecutive) with at most one correction row
+// (no border walk): a loop of its own around the reduction. In the common tile, every tile of a
+// strip still paid the general epilogue's setup (pixel addresses and correction pointers and tests,
+// spilled to the stack), about as many instructions as 8 steps of a 16-channel tile
+// (docs/kernels.md). E: the epilogue, chosen once per strip (kStore: the accumulators as they are;
+// kSub: less the correction row; kShiftSub: shifted, less the row or zero; kFloat: that, as float);
+// Full: every vector's channels in the block (else the last ones are stored under a mask or not).
+enum StripEpilogue : int { kStore = 0, kSub = 1, kShiftSub = 2, kFloat = 3 };
+alignas(64) inline constexpr int32_t kZeroRow[bitconv::kMaxNR] = {};
+
+template <int MR, int NV, int E, bool Full>
+__attribute__((noinline)) void int8_strip(const RunConsts& k, const uint32_t* a0, int64_t col_step, int64_t tiles,
+                                          int64_t p0) {
+  using R = typename V::reg;
+  constexpr int L = V::L;
+  constexpr int S = V::kSplit;
+  constexpr int NW = NV * S;
+  constexpr int S1 = S > 1 ? 1 : 0, S2 = S > 1 ? 2 : 0, S3 = S > 1 ? 3 : 0;
+  const uint32_t* a_ptr[MR];
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m) a_ptr[m] = a0 + m * col_step;
+  const int64_t a_step = MR * col_step;
+  const int64_t* const step_off = k.step_off;
+  const uint32_t* const w0 = k.w;
+  const int steps = k.steps;
+  const int shift = k.shift;
+  const int64_t ostr = k.out_stride;
+  const int32_t* const corr = k.corr_base ? k.corr_base : kZeroRow;
+  const double* const scale = k.scale;
+  const double* const bias = k.bias;
+  char* dst = static_cast<char*>(k.out) + 4 * (k.out_off + p0 * ostr + k.ch0);
+  const int64_t dst_step = 4 * ostr;
+  int valid[NV];  // channels of the block in each result vector (a block may have fewer than the tile)
+  for (int v = 0; v < NV; ++v) valid[v] = k.nr - v * L;
+  for (int64_t t = 0; t < tiles; ++t) {
+    R acc[MR][NW];
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 16
+      for (int v = 0; v < NW; ++v) acc[m][v] = V::zero();
+    const uint32_t* w = w0;
+    for (int st = 0; st < steps; ++st) {
+      const int64_t off = step_off[st];
+      R wv[NW];
+#pragma GCC unroll 16
+      for (int v = 0; v < NW; ++v) wv[v] = V::load(w + v * L);
+      w += NW * L;
+#pragma GCC unroll 8
+      for (int m = 0; m < MR; ++m) {
+        const R av = V::broadcast(a_ptr[m] + off);
+#pragma GCC unroll 16
+        for (int v = 0; v < NW; ++v) acc[m][v] = V::mac(acc[m][v], wv[v], av);
+      }
+    }
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m, dst += dst_step)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        R x = fold_split<V, S>(acc[m][v * S], acc[m][v * S + S1], acc[m][v * S + S2], acc[m][v * S + S3]);
+        if constexpr (E == kSub) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr) + v * L));
+        if constexpr (E >= kShiftSub)
+          x = V::sub(V::shl(x, shift), V::load(reinterpret_cast<const uint32_t*>(corr) + v * L));
+        const int n = Full ? L : valid[v];
+        if (!Full && n <= 0) continue;
+        if constexpr (E == kFloat)
+          V::store_f32(reinterpret_cast<float*>(dst) + v * L, x, scale + v * L, bias + v * L, n);
+        else
+          V::store_i32(reinterpret_cast<int32_t*>(dst) + v * L, x, n);
+      }
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) a_ptr[m] += a_step;
+  }
+}
+
+template <int MR, int NV, bool Full>
+inline void int8_strip_run(const RunConsts& k, const uint32_t* a0, int64_t col_step, int64_t tiles, int64_t p0) {
+  if (k.out_kind != bitconv::OUT_INT32)
+    int8_strip<MR, NV, kFloat, Full>(k, a0, col_step, tiles, p0);
+  else if (k.shift != 0)
+    int8_strip<MR, NV, kShiftSub, Full>(k, a0, col_step, tiles, p0);
+  else if (k.corr_base)
+    int8_strip<MR, NV, kSub, Full>(k, a0, col_step, tiles, p0);
+  else
+    int8_strip<MR, NV, kStore, Full>(k, a0, col_step, tiles, p0);
+}
+
 // The kernel: walks the run in tiles of MR pixels.
 template <int B, int A, int MR, int NV, int Form = kAnd>
 void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
@@ -539,6 +625,16 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
       if (tiles > 1) {
         const int64_t q = ow0 + tiles * MR;  // the walk past the first tile, done above
         oh = oh0 + int(q / wo), ow = int(q % wo);
+      }
+      if constexpr (kTails && Form == kAnd) {
+        if (!k.corr_row) {
+          if (k.full)
+            int8_strip_run<MR, NV, true>(k, a_ptr[0], col_step, tiles, p);
+          else
+            int8_strip_run<MR, NV, false>(k, a_ptr[0], col_step, tiles, p);
+          p += tiles * mr;
+          continue;
+        }
       }
     }
     bitserial_tile<B, A, MR, NV, false, Form>(k, a_ptr, mr, p, oh0, ow0, tiles, MR * col_step);

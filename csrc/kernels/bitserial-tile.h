@@ -136,6 +136,34 @@ inline typename VT::reg fold_split(typename VT::reg x0, typename VT::reg x1, typ
 // The plane-pair forms of a tile (file comment above): AND + popcount, and the two XOR forms.
 enum TileForm : int { kAnd = 0, kXor = 1, kXorDown = 2 };
 
+// One step (tap, word) of a tile's reduction: B x NW weight vectors from w, and for each pixel m and
+// activation plane j one broadcast word of a_ptr[m] + off + j * ps, paired with each weight plane
+// i into accumulator class i + j. Inlined, so that acc stays in registers.
+template <int B, int A, int MR, int NW, int Form>
+__attribute__((always_inline)) inline void tile_step(typename V::reg (&acc)[B + A - 1][MR][NW], const uint32_t* w,
+                                                     const uint32_t* const (&a_ptr)[MR], int64_t off, int64_t ps) {
+  using R = typename V::reg;
+  constexpr int L = V::L;
+  R wv[B][NW];
+  for (int i = 0; i < B; ++i)
+    for (int v = 0; v < NW; ++v) wv[i][v] = V::load(w + (i * NW + v) * L);
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m) {
+    const uint32_t* ap = a_ptr[m] + off;
+#pragma GCC unroll 8
+    for (int j = 0; j < A; ++j) {
+      const R av = V::broadcast(ap + j * ps);
+#pragma GCC unroll 8
+      for (int i = 0; i < B; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < NW; ++v)
+          acc[i + j][m][v] = Form == kXor       ? V::add(acc[i + j][m][v], V::popcount_xor(wv[i][v], av))
+                             : Form == kXorDown ? V::sub(acc[i + j][m][v], V::popcount_xor(wv[i][v], av))
+                                                : V::mac(acc[i + j][m][v], wv[i][v], av);
+    }
+  }
+}
+
 // Tiles that take strips (bitserial_run): one-class tiles, W1A1 and int8. A call per tile cost them
 // a setup of about as many instructions as a short reduction's (its arguments, pointers, correction
 // rows, a frame): strips ran 1x1 int8 layers faster (16>96 @112 3x2 bits 89.5-91 -> 74.5-76.5 us,
@@ -195,25 +223,8 @@ __attribute__((noinline)) void bitserial_tile(const RunConsts& k, const uint32_t
     for (int st = 0; st < steps; st += kc) {
       for (int c = 0; c < kc; ++c) {
         const int64_t off = C == 1 ? step_off[c] : step_off[st] + c;
-        R wv[B][NW];
-        for (int i = 0; i < B; ++i)
-          for (int v = 0; v < NW; ++v) wv[i][v] = V::load(w + (i * NW + v) * L);
+        tile_step<B, A, MR, NW, Form>(acc, w, a_ptr, off, ps);
         w += B * NW * L;
-#pragma GCC unroll 8
-        for (int m = 0; m < MR; ++m) {
-          const uint32_t* ap = a_ptr[m] + off;
-#pragma GCC unroll 8
-          for (int j = 0; j < A; ++j) {
-            const R av = V::broadcast(ap + j * ps);
-#pragma GCC unroll 8
-            for (int i = 0; i < B; ++i)
-#pragma GCC unroll 4
-              for (int v = 0; v < NW; ++v)
-                acc[i + j][m][v] = Form == kXor       ? V::add(acc[i + j][m][v], V::popcount_xor(wv[i][v], av))
-                                   : Form == kXorDown ? V::sub(acc[i + j][m][v], V::popcount_xor(wv[i][v], av))
-                                                      : V::mac(acc[i + j][m][v], wv[i][v], av);
-          }
-        }
       }
     }
 
@@ -524,6 +535,77 @@ __attribute__((noinline)) void int8_strip(const RunConsts& k, const uint32_t* a0
   }
 }
 
+// Strips of multi-class bit-serial tiles over one-tap reductions (1x1 layers; the same blocks as
+// int8_strip's): the reduction, the classes combined right after it, and an epilogue of only the
+// shift, the code-sum term, the one correction row (or zero) and the stores, without the common
+// tile's setup (144>24 @56 W2A2: 39-40 -> 35 us, docs/kernels.md). A call per tile: in a strip loop like
+// int8_strip's, GCC 12 kept the accumulators on the stack (1x1 layers 9-15% slower than the common
+// tile). Multi-tap layers keep the common tile (here 64@56 3x3 W2A1 ran 5% slower).
+template <int B, int A, int MR, int NV, bool Float>
+__attribute__((noinline)) void multi_class_tile(const RunConsts& k, const uint32_t* a0, int64_t col_step,
+                                                int32_t* dst, const int32_t* qsum) {
+  using R = typename V::reg;
+  constexpr int C = B + A - 1;
+  constexpr int L = V::L;
+  const uint32_t* a_ptr[MR];
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m) a_ptr[m] = a0 + m * col_step;
+  const int64_t* const step_off = k.step_off;
+  const int steps = k.steps, kc = k.kc;
+  const int64_t ps = k.ps;
+  R acc[C][MR][NV];
+  for (int s = 0; s < C; ++s)
+    for (int m = 0; m < MR; ++m)
+      for (int v = 0; v < NV; ++v) acc[s][m][v] = V::zero();
+  const uint32_t* w = k.w;
+  for (int st = 0; st < steps; st += kc)
+    for (int c = 0; c < kc; ++c) {
+      tile_step<B, A, MR, NV, kAnd>(acc, w, a_ptr, step_off[st] + c, ps);
+      w += B * NV * L;
+    }
+  R psum[MR][NV];
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      R x = acc[C - 1][m][v];
+#pragma GCC unroll 16
+      for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), acc[s][m][v]);
+      psum[m][v] = x;
+    }
+  const int shift = k.shift, nr = k.nr;
+  const uint32_t qcoef = k.qcoef;
+  const int64_t qsum_stride = k.qsum_stride, ostr = k.out_stride;
+  const int32_t* const corr = k.corr_base ? k.corr_base : kZeroRow;
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m, dst += ostr) {
+    const uint32_t qterm = qcoef * uint32_t(qsum[m * qsum_stride]);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const int n = nr - v * L;
+      if (n <= 0) continue;
+      R x = V::sub(V::shl(psum[m][v], shift), V::broadcast(&qterm));
+      x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr) + v * L));
+      if constexpr (Float)
+        V::store_f32(reinterpret_cast<float*>(dst) + v * L, x, k.scale + v * L, k.bias + v * L, n);
+      else
+        V::store_i32(dst + v * L, x, n);
+    }
+  }
+}
+
+template <int B, int A, int MR, int NV, bool Float>
+void multi_class_strip(const RunConsts& k, const uint32_t* a0, int64_t col_step, int64_t tiles, int64_t p0) {
+  int32_t* dst = static_cast<int32_t*>(k.out) + (k.out_off + p0 * k.out_stride + k.ch0);
+  const int32_t* qsum = k.qsum + p0 * k.qsum_stride;
+  for (int64_t t = 0; t < tiles; ++t) {
+    multi_class_tile<B, A, MR, NV, Float>(k, a0, col_step, dst, qsum);
+    a0 += MR * col_step;
+    dst += MR * k.out_stride;
+    qsum += MR * k.qsum_stride;
+  }
+}
+
 template <int MR, int NV, bool Full>
 inline void int8_strip_run(const RunConsts& k, const uint32_t* a0, int64_t col_step, int64_t tiles, int64_t p0) {
   if (k.out_kind != bitconv::OUT_INT32)
@@ -575,6 +657,9 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
   const int wo = r.wo;
   const bool rows_contiguous = row_step == wo * col_step;  // pixel p at act + p * col_step
   constexpr bool kTails = !V::kCodeSums && MR > 1;  // int8 tiles (the traits without code sums): tail_tile
+  // Multi-class bit-serial strips of one-tap reductions: multi_class_strip.
+  const bool own_strips = V::kCodeSums && B + A > 2 && Form == kAnd && k.direct && !k.corr_row && k.qsum &&
+                          k.steps == k.kc;
   int64_t p = r.pix_begin;
   int oh = int(p / wo), ow = int(p % wo);  // walked forward, no division per pixel
   while (p < pix_end) {
@@ -618,13 +703,23 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
     // A strip: whole tiles whose pixels all lie a column step apart (one output row, or every row
     // when the grid has no gap between rows), run by one call that only advances the pointers.
     int64_t tiles = 1;
-    if (kStrips<B, A> && k.direct && mr == MR && ow0 + MR <= wo) {
+    if ((kStrips<B, A> || own_strips) && k.direct && mr == MR && ow0 + MR <= wo) {
       const int64_t whole = left / MR - short_tail;
       const int64_t in_row = (wo - ow0) / MR;
       tiles = rows_contiguous || whole < in_row ? whole : in_row;
       if (tiles > 1) {
         const int64_t q = ow0 + tiles * MR;  // the walk past the first tile, done above
         oh = oh0 + int(q / wo), ow = int(q % wo);
+      }
+      if constexpr (V::kCodeSums && B + A > 2) {
+        if (own_strips) {
+          if (k.out_kind != bitconv::OUT_INT32)
+            multi_class_strip<B, A, MR, NV, true>(k, a_ptr[0], col_step, tiles, p);
+          else
+            multi_class_strip<B, A, MR, NV, false>(k, a_ptr[0], col_step, tiles, p);
+          p += tiles * mr;
+          continue;
+        }
       }
       if constexpr (kTails && Form == kAnd) {
         if (!k.corr_row) {

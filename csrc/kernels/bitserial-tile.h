@@ -461,19 +461,20 @@ inline void tail_tile(const RunConsts& k, const uint32_t* const* a_ptr, int mr, 
     tail_tile<B, A, NV, Form, M - 1>(k, a_ptr, mr, p, oh0, ow0);
 }
 
-// Int8 strips stored in place (the block's channels consecutive) with at most one correction row
+// One-class strips (int8 tiles, and W1A1 tiles of the kXorDown form, which need no code sums and no
+// corrections) stored in place (the block's channels consecutive) with at most one correction row
 // (no border walk): a loop of its own around the reduction. In the common tile, every tile of a
 // strip still paid the general epilogue's setup (pixel addresses and correction pointers and tests,
-// spilled to the stack), about as many instructions as 8 steps of a 16-channel tile
-// (docs/kernels.md). E: the epilogue, chosen once per strip (kStore: the accumulators as they are;
-// kSub: less the correction row; kShiftSub: shifted, less the row or zero; kFloat: that, as float);
+// spilled to the stack), about as many instructions as 8 steps of a 16-channel int8 tile
+// (docs/kernels.md). E: the epilogue, chosen once per strip: kStore (the sum as it is), kSub (less
+// the correction row) or kShiftSub (shifted, less the row or zero), plus kFloat for float output;
 // Full: every vector's channels in the block (else the last ones are stored under a mask or not).
-enum StripEpilogue : int { kStore = 0, kSub = 1, kShiftSub = 2, kFloat = 3 };
+enum StripEpilogue : int { kStore = 0, kSub = 1, kShiftSub = 2, kFloat = 4 };
 alignas(64) inline constexpr int32_t kZeroRow[bitconv::kMaxNR] = {};
 
-template <int MR, int NV, int E, bool Full>
-__attribute__((noinline)) void int8_strip(const RunConsts& k, const uint32_t* a0, int64_t col_step, int64_t tiles,
-                                          int64_t p0) {
+template <int MR, int NV, int E, bool Full, int Form = kAnd>
+__attribute__((noinline)) void one_class_strip(const RunConsts& k, const uint32_t* a0, int64_t col_step,
+                                               int64_t tiles, int64_t p0) {
   using R = typename V::reg;
   constexpr int L = V::L;
   constexpr int S = V::kSplit;
@@ -500,7 +501,8 @@ __attribute__((noinline)) void int8_strip(const RunConsts& k, const uint32_t* a0
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m)
 #pragma GCC unroll 16
-      for (int v = 0; v < NW; ++v) acc[m][v] = V::zero();
+      for (int v = 0; v < NW; ++v)
+        acc[m][v] = Form == kXorDown ? V::load(reinterpret_cast<const uint32_t*>(k.init) + v * L) : V::zero();
     const uint32_t* w = w0;
     for (int st = 0; st < steps; ++st) {
       const int64_t off = step_off[st];
@@ -512,7 +514,8 @@ __attribute__((noinline)) void int8_strip(const RunConsts& k, const uint32_t* a0
       for (int m = 0; m < MR; ++m) {
         const R av = V::broadcast(a_ptr[m] + off);
 #pragma GCC unroll 16
-        for (int v = 0; v < NW; ++v) acc[m][v] = V::mac(acc[m][v], wv[v], av);
+        for (int v = 0; v < NW; ++v)
+          acc[m][v] = Form == kXorDown ? V::sub(acc[m][v], V::popcount_xor(wv[v], av)) : V::mac(acc[m][v], wv[v], av);
       }
     }
 #pragma GCC unroll 8
@@ -520,12 +523,12 @@ __attribute__((noinline)) void int8_strip(const RunConsts& k, const uint32_t* a0
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
         R x = fold_split<V, S>(acc[m][v * S], acc[m][v * S + S1], acc[m][v * S + S2], acc[m][v * S + S3]);
-        if constexpr (E == kSub) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr) + v * L));
-        if constexpr (E >= kShiftSub)
+        if constexpr ((E & 3) == kSub) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr) + v * L));
+        if constexpr ((E & 3) == kShiftSub)
           x = V::sub(V::shl(x, shift), V::load(reinterpret_cast<const uint32_t*>(corr) + v * L));
         const int n = Full ? L : valid[v];
         if (!Full && n <= 0) continue;
-        if constexpr (E == kFloat)
+        if constexpr ((E & kFloat) != 0)
           V::store_f32(reinterpret_cast<float*>(dst) + v * L, x, scale + v * L, bias + v * L, n);
         else
           V::store_i32(reinterpret_cast<int32_t*>(dst) + v * L, x, n);
@@ -535,12 +538,12 @@ __attribute__((noinline)) void int8_strip(const RunConsts& k, const uint32_t* a0
   }
 }
 
-// Strips of multi-class bit-serial tiles over one-tap reductions (1x1 layers; the same blocks as
-// int8_strip's): the reduction, the classes combined right after it, and an epilogue of only the
+// Strips of multi-class bit-serial tiles over one-tap reductions (1x1 layers; blocks as
+// one_class_strip's): the reduction, the classes combined right after it, and an epilogue of only the
 // shift, the code-sum term, the one correction row (or zero) and the stores, without the common
-// tile's setup (144>24 @56 W2A2: 39-40 -> 35 us, docs/kernels.md). A call per tile: in a strip loop like
-// int8_strip's, GCC 12 kept the accumulators on the stack (1x1 layers 9-15% slower than the common
-// tile). Multi-tap layers keep the common tile (here 64@56 3x3 W2A1 ran 5% slower).
+// tile's setup (144>24 @56 W2A2: 39-40 -> 35 us, docs/kernels.md). A call per tile: in a strip
+// loop like one_class_strip's, GCC 12 kept the accumulators on the stack (1x1 layers 9-15% slower
+// than the common tile). Multi-tap layers keep the common tile (here 64@56 3x3 W2A1 ran 5% slower).
 template <int B, int A, int MR, int NV, bool Float>
 __attribute__((noinline)) void multi_class_tile(const RunConsts& k, const uint32_t* a0, int64_t col_step,
                                                 int32_t* dst, const int32_t* qsum) {
@@ -606,16 +609,23 @@ void multi_class_strip(const RunConsts& k, const uint32_t* a0, int64_t col_step,
   }
 }
 
-template <int MR, int NV, bool Full>
-inline void int8_strip_run(const RunConsts& k, const uint32_t* a0, int64_t col_step, int64_t tiles, int64_t p0) {
-  if (k.out_kind != bitconv::OUT_INT32)
-    int8_strip<MR, NV, kFloat, Full>(k, a0, col_step, tiles, p0);
-  else if (k.shift != 0)
-    int8_strip<MR, NV, kShiftSub, Full>(k, a0, col_step, tiles, p0);
-  else if (k.corr_base)
-    int8_strip<MR, NV, kSub, Full>(k, a0, col_step, tiles, p0);
-  else
-    int8_strip<MR, NV, kStore, Full>(k, a0, col_step, tiles, p0);
+template <int MR, int NV, bool Full, int Form = kAnd>
+inline void one_class_strip_run(const RunConsts& k, const uint32_t* a0, int64_t col_step, int64_t tiles,
+                                int64_t p0) {
+  const bool fl = k.out_kind != bitconv::OUT_INT32;
+  if constexpr (Form == kXorDown) {  // the accumulators are the result
+    if (fl) return one_class_strip<MR, NV, kFloat + kStore, Full, Form>(k, a0, col_step, tiles, p0);
+    return one_class_strip<MR, NV, kStore, Full, Form>(k, a0, col_step, tiles, p0);
+  }
+  const int mode = k.shift != 0 ? kShiftSub : k.corr_base ? kSub : kStore;
+  switch (mode + (fl ? kFloat : 0)) {
+    case kStore: return one_class_strip<MR, NV, kStore, Full, Form>(k, a0, col_step, tiles, p0);
+    case kSub: return one_class_strip<MR, NV, kSub, Full, Form>(k, a0, col_step, tiles, p0);
+    case kShiftSub: return one_class_strip<MR, NV, kShiftSub, Full, Form>(k, a0, col_step, tiles, p0);
+    case kFloat + kStore: return one_class_strip<MR, NV, kFloat + kStore, Full, Form>(k, a0, col_step, tiles, p0);
+    case kFloat + kSub: return one_class_strip<MR, NV, kFloat + kSub, Full, Form>(k, a0, col_step, tiles, p0);
+    default: return one_class_strip<MR, NV, kFloat + kShiftSub, Full, Form>(k, a0, col_step, tiles, p0);
+  }
 }
 
 // The kernel: walks the run in tiles of MR pixels.
@@ -721,12 +731,14 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
           continue;
         }
       }
-      if constexpr (kTails && Form == kAnd) {
-        if (!k.corr_row) {
+      // One-class strips: int8 tiles (kAnd) without a border walk, W1A1 kXorDown tiles (no corrections).
+      constexpr bool kOneClass = (kTails && Form == kAnd) || (V::kCodeSums && B + A == 2 && Form == kXorDown);
+      if constexpr (kOneClass) {
+        if (!k.corr_row && !(Form == kXorDown && k.corr_base)) {
           if (k.full)
-            int8_strip_run<MR, NV, true>(k, a_ptr[0], col_step, tiles, p);
+            one_class_strip_run<MR, NV, true, Form>(k, a_ptr[0], col_step, tiles, p);
           else
-            int8_strip_run<MR, NV, false>(k, a_ptr[0], col_step, tiles, p);
+            one_class_strip_run<MR, NV, false, Form>(k, a_ptr[0], col_step, tiles, p);
           p += tiles * mr;
           continue;
         }

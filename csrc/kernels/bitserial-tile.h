@@ -576,10 +576,13 @@ __attribute__((noinline)) void multi_class_tile(const RunConsts& k, const uint32
       for (int s = C - 2; s >= 0; --s) x = V::add(V::add(x, x), acc[s][m][v]);
       psum[m][v] = x;
     }
+  // Read into locals before the stores, which may alias k.
   const int shift = k.shift, nr = k.nr;
   const uint32_t qcoef = k.qcoef;
   const int64_t qsum_stride = k.qsum_stride, ostr = k.out_stride;
   const int32_t* const corr = k.corr_base ? k.corr_base : kZeroRow;
+  const double* const scale = k.scale;
+  const double* const bias = k.bias;
 #pragma GCC unroll 8
   for (int m = 0; m < MR; ++m, dst += ostr) {
     const uint32_t qterm = qcoef * uint32_t(qsum[m * qsum_stride]);
@@ -590,7 +593,7 @@ __attribute__((noinline)) void multi_class_tile(const RunConsts& k, const uint32
       R x = V::sub(V::shl(psum[m][v], shift), V::broadcast(&qterm));
       x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr) + v * L));
       if constexpr (Float)
-        V::store_f32(reinterpret_cast<float*>(dst) + v * L, x, k.scale + v * L, k.bias + v * L, n);
+        V::store_f32(reinterpret_cast<float*>(dst) + v * L, x, scale + v * L, bias + v * L, n);
       else
         V::store_i32(dst + v * L, x, n);
     }

@@ -461,12 +461,12 @@ inline void tail_tile(const RunConsts& k, const uint32_t* const* a_ptr, int mr, 
     tail_tile<B, A, NV, Form, M - 1>(k, a_ptr, mr, p, oh0, ow0);
 }
 
-// One-class strips (int8 tiles, and W1A1 tiles of the kXorDown form, which need no code sums and no
-// corrections) stored in place (the block's channels consecutive) with at most one correction row
-// (no border walk): a loop of its own around the reduction. In the common tile, every tile of a
-// strip still paid the general epilogue's setup (pixel addresses and correction pointers and tests,
-// spilled to the stack), about as many instructions as 8 steps of a 16-channel int8 tile
-// (docs/kernels.md). E: the epilogue, chosen once per strip: kStore (the sum as it is), kSub (less
+// One-class strips (int8 tiles; W1A1 tiles of the kXorDown form, which need no code sums and no
+// corrections; binary W1A1 kXor tiles where no correction applies) stored in place (the block's
+// channels consecutive) with at most one correction row (no border walk): a loop of its own around
+// the reduction. In the common tile, every tile of a strip still paid the general epilogue's setup
+// (pixel addresses and correction pointers and tests, spilled to the stack), about as many
+// instructions as 8 steps of a 16-channel int8 tile (docs/kernels.md). E: the epilogue, chosen once per strip: kStore (the sum as it is), kSub (less
 // the correction row) or kShiftSub (shifted, less the row or zero), plus kFloat for float output;
 // Full: every vector's channels in the block (else the last ones are stored under a mask or not).
 enum StripEpilogue : int { kStore = 0, kSub = 1, kShiftSub = 2, kFloat = 4 };
@@ -496,13 +496,22 @@ __attribute__((noinline)) void one_class_strip(const RunConsts& k, const uint32_
   const int64_t dst_step = 4 * ostr;
   int valid[NV];  // channels of the block in each result vector (a block may have fewer than the tile)
   for (int v = 0; v < NV; ++v) valid[v] = k.nr - v * L;
+  // kXor: init - 2P as 2 (init / 2 - P), init being taps x cg (even) for every channel: the
+  // accumulators start at the half, as kXorDown's start at init, and are doubled by V::twice. With
+  // init less twice the count in the epilogue, or a plain doubling, GCC 12 kept the accumulators on
+  // the stack (docs/kernels.md).
+  alignas(64) uint32_t half[Form == kXor ? L : 1];
+  if constexpr (Form == kXor)
+    for (int i = 0; i < L; ++i) half[i] = uint32_t(k.init[0]) / 2;
   for (int64_t t = 0; t < tiles; ++t) {
     R acc[MR][NW];
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m)
 #pragma GCC unroll 16
       for (int v = 0; v < NW; ++v)
-        acc[m][v] = Form == kXorDown ? V::load(reinterpret_cast<const uint32_t*>(k.init) + v * L) : V::zero();
+        acc[m][v] = Form == kXorDown ? V::load(reinterpret_cast<const uint32_t*>(k.init) + v * L)
+                    : Form == kXor   ? V::load(half)
+                                     : V::zero();
     const uint32_t* w = w0;
     for (int st = 0; st < steps; ++st) {
       const int64_t off = step_off[st];
@@ -515,7 +524,7 @@ __attribute__((noinline)) void one_class_strip(const RunConsts& k, const uint32_
         const R av = V::broadcast(a_ptr[m] + off);
 #pragma GCC unroll 16
         for (int v = 0; v < NW; ++v)
-          acc[m][v] = Form == kXorDown ? V::sub(acc[m][v], V::popcount_xor(wv[v], av)) : V::mac(acc[m][v], wv[v], av);
+          acc[m][v] = Form != kAnd ? V::sub(acc[m][v], V::popcount_xor(wv[v], av)) : V::mac(acc[m][v], wv[v], av);
       }
     }
 #pragma GCC unroll 8
@@ -526,6 +535,7 @@ __attribute__((noinline)) void one_class_strip(const RunConsts& k, const uint32_
         if constexpr ((E & 3) == kSub) x = V::sub(x, V::load(reinterpret_cast<const uint32_t*>(corr) + v * L));
         if constexpr ((E & 3) == kShiftSub)
           x = V::sub(V::shl(x, shift), V::load(reinterpret_cast<const uint32_t*>(corr) + v * L));
+        if constexpr (Form == kXor) x = V::twice(x);
         const int n = Full ? L : valid[v];
         if (!Full && n <= 0) continue;
         if constexpr ((E & kFloat) != 0)
@@ -616,7 +626,7 @@ template <int MR, int NV, bool Full, int Form = kAnd>
 inline void one_class_strip_run(const RunConsts& k, const uint32_t* a0, int64_t col_step, int64_t tiles,
                                 int64_t p0) {
   const bool fl = k.out_kind != bitconv::OUT_INT32;
-  if constexpr (Form == kXorDown) {  // the accumulators are the result
+  if constexpr (Form == kXorDown || Form == kXor) {  // the accumulators are the result
     if (fl) return one_class_strip<MR, NV, kFloat + kStore, Full, Form>(k, a0, col_step, tiles, p0);
     return one_class_strip<MR, NV, kStore, Full, Form>(k, a0, col_step, tiles, p0);
   }
@@ -734,10 +744,27 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
           continue;
         }
       }
-      // One-class strips: int8 tiles (kAnd) without a border walk, W1A1 kXorDown tiles (no corrections).
-      constexpr bool kOneClass = (kTails && Form == kAnd) || (V::kCodeSums && B + A == 2 && Form == kXorDown);
+      // One-class strips: int8 tiles (kAnd) without a border walk, W1A1 kXorDown tiles (no
+      // corrections), binary W1A1 kXor tiles where none applies.
+      constexpr bool kOneClass = (kTails && Form == kAnd) || (V::kCodeSums && B + A == 2 && Form != kAnd);
+      bool one_class = !k.corr_row && !(Form == kXorDown && k.corr_base);
+      if constexpr (V::kCodeSums && B + A == 2 && Form == kXor) {
+        // Whole tiles whose windows all lie inside the input take no correction (all of them when
+        // the layer has none): the strip is cut at the inner columns' end, and the other tiles take
+        // the common tile. init is taps x cg for every channel, even in practice.
+        bool inner = !k.corr_base;
+        if (!inner && k.corr_row && oh0 >= k.inner_oh0 && oh0 < k.inner_oh1 && ow0 >= k.inner_ow0 &&
+            ow0 + MR <= k.inner_ow1) {
+          const int64_t in_cols = (k.inner_ow1 - ow0) / MR;
+          if (tiles > in_cols) tiles = in_cols;
+          const int64_t q = ow0 + tiles * MR;
+          oh = oh0 + int(q / wo), ow = int(q % wo);
+          inner = true;
+        }
+        one_class = inner && k.shift == 1 && k.init[0] % 2 == 0;
+      }
       if constexpr (kOneClass) {
-        if (!k.corr_row && !(Form == kXorDown && k.corr_base)) {
+        if (one_class) {
           if (k.full)
             one_class_strip_run<MR, NV, true, Form>(k, a_ptr[0], col_step, tiles, p);
           else

@@ -31,6 +31,11 @@ struct V {
   static constexpr bool kCodeSums = true;  // the result has a code-sum term (the int8 kernels' has not)
   static constexpr int kSplit = 1;  // no split tiles (bitserial-tile.h)
   static reg add(reg a, reg b) { return _mm256_add_epi32(a, b); }
+  // x + x where GCC cannot fold it into earlier arithmetic (the binary W1A1 strip, bitserial-tile.h).
+  static reg twice(reg x) {
+    asm("" : "+x"(x));
+    return add(x, x);
+  }
   static reg sub(reg a, reg b) { return _mm256_sub_epi32(a, b); }
   static reg shl(reg a, int s) { return _mm256_sll_epi32(a, _mm_cvtsi32_si128(s)); }
   static __m256i mask(int n) {

@@ -24,6 +24,11 @@ struct V {
   static constexpr bool kCodeSums = true;  // the result has a code-sum term (the int8 kernels' has not)
   static constexpr int kSplit = 1;  // no split tiles (bitserial-tile.h)
   static reg add(reg a, reg b) { return vaddq_u32(a, b); }
+  // x + x where GCC cannot fold it into earlier arithmetic (the binary W1A1 strip, bitserial-tile.h).
+  static reg twice(reg x) {
+    asm("" : "+w"(x));
+    return add(x, x);
+  }
   static reg sub(reg a, reg b) { return vsubq_u32(a, b); }
   static reg shl(reg a, int s) { return vshlq_u32(a, vdupq_n_s32(s)); }
   static void store_i32(int32_t* dst, reg x, int n) {

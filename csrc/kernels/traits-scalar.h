@@ -20,6 +20,7 @@ struct V {
   static constexpr bool kCodeSums = true;  // the result has a code-sum term (the int8 kernels' has not)
   static constexpr int kSplit = 1;  // no split tiles (bitserial-tile.h)
   static reg add(reg a, reg b) { return a + b; }
+  static reg twice(reg x) { return x + x; }  // x + x (the binary W1A1 strip, bitserial-tile.h)
   static reg sub(reg a, reg b) { return a - b; }
   static reg shl(reg a, int s) { return a << s; }
   static void store_i32(int32_t* dst, reg x, int n) {

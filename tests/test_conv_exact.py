@@ -155,6 +155,23 @@ def test_stride_padding(isa, stride, padding):
               geom=dict(stride=stride, padding=padding, dilation=dilation), what=f"[{isa}] binary")
 
 
+
+@pytest.mark.parametrize("padding", [0, 1, (1, 0), (0, 1), 2])
+def test_w1a1_strips(isa, padding):
+    """W1A1 layers wide enough for strips of whole tiles, which run in a loop of their own: every
+    strip of {0,1} codes, and of binary codes the tiles whose windows lie inside the input (the strip
+    cut where the border columns begin, padding only on rows letting strips span rows); channel
+    blocks of 16, 24 (partial) and 64; taps x cg even (the binary loop) and odd (the common tile);
+    1 and 2 threads."""
+    rng = np.random.default_rng(23)
+    for cin in (32, 9):  # 3x3 taps x cg: 288 even, 81 odd
+        for cout in (16, 24, 64):
+            codes, qw = layer(rng, cin=cin, cout=cout, hw=(9, 43), w_bits=1, w_enc="odd", a_bits=1)
+            for a_enc in ("binary", "unsigned"):
+                for threads in (1, 2):
+                    check(codes, qw, w_bits=1, w_enc="odd", a_bits=1, a_enc=a_enc, geom=dict(padding=padding),
+                          threads=threads, what=f"[{isa}] {a_enc} cin={cin} cout={cout} threads={threads}")
+
 def test_kernel_equals_padded_input(isa):
     """Output 1x1 where the dilated kernel exactly covers the padded input, and padding wider
     than the input (whole rows of padding)."""

@@ -466,9 +466,10 @@ inline void tail_tile(const RunConsts& k, const uint32_t* const* a_ptr, int mr, 
 // channels consecutive) with at most one correction row (no border walk): a loop of its own around
 // the reduction. In the common tile, every tile of a strip still paid the general epilogue's setup
 // (pixel addresses and correction pointers and tests, spilled to the stack), about as many
-// instructions as 8 steps of a 16-channel int8 tile (docs/kernels.md). E: the epilogue, chosen once per strip: kStore (the sum as it is), kSub (less
-// the correction row) or kShiftSub (shifted, less the row or zero), plus kFloat for float output;
-// Full: every vector's channels in the block (else the last ones are stored under a mask or not).
+// instructions as 8 steps of a 16-channel int8 tile (docs/kernels.md). E: the epilogue, chosen once
+// per strip: kStore (the sum as it is), kSub (less the correction row) or kShiftSub (shifted, less
+// the row or zero), plus kFloat for float output; Full: every vector's channels in the block (else
+// the last ones are stored under a mask or not).
 enum StripEpilogue : int { kStore = 0, kSub = 1, kShiftSub = 2, kFloat = 4 };
 alignas(64) inline constexpr int32_t kZeroRow[bitconv::kMaxNR] = {};
 
@@ -680,9 +681,18 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
   const int wo = r.wo;
   const bool rows_contiguous = row_step == wo * col_step;  // pixel p at act + p * col_step
   constexpr bool kTails = !V::kCodeSums && MR > 1;  // int8 tiles (the traits without code sums): tail_tile
-  // Multi-class bit-serial strips of one-tap reductions: multi_class_strip.
-  const bool own_strips = V::kCodeSums && B + A > 2 && Form == kAnd && k.direct && !k.corr_row && k.qsum &&
-                          k.steps == k.kc;
+  // Strips with a loop of their own (above), for blocks stored in place without a border walk:
+  // multi-class bit-serial tiles of one-tap reductions (multi_class_strip); one-class tiles
+  // (one_class_strip): int8, W1A1 kXorDown (no corrections), binary W1A1 kXor (whole tiles inside
+  // the input, below; init, taps x cg for every channel, even).
+  constexpr bool kMultiClass = V::kCodeSums && B + A > 2 && Form == kAnd;
+  constexpr bool kOneClass = (kTails && Form == kAnd) || (V::kCodeSums && B + A == 2 && Form != kAnd);
+  const bool own_loop = k.direct && !k.corr_row;
+  const bool multi_class = kMultiClass && own_loop && k.qsum && k.steps == k.kc;
+  const bool xor_half = Form == kXor && k.shift == 1 && k.init[0] % 2 == 0;
+  const bool one_class = kOneClass && own_loop && (Form == kAnd || (!k.corr_base && (Form == kXorDown || xor_half)));
+  // Binary W1A1 layers with border corrections: only their tiles inside the input qualify.
+  const bool xor_inner = xor_half && k.direct && k.corr_row;
   int64_t p = r.pix_begin;
   int oh = int(p / wo), ow = int(p % wo);  // walked forward, no division per pixel
   while (p < pix_end) {
@@ -726,16 +736,24 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
     // A strip: whole tiles whose pixels all lie a column step apart (one output row, or every row
     // when the grid has no gap between rows), run by one call that only advances the pointers.
     int64_t tiles = 1;
-    if ((kStrips<B, A> || own_strips) && k.direct && mr == MR && ow0 + MR <= wo) {
+    if ((kStrips<B, A> || multi_class) && k.direct && mr == MR && ow0 + MR <= wo) {
       const int64_t whole = left / MR - short_tail;
       const int64_t in_row = (wo - ow0) / MR;
       tiles = rows_contiguous || whole < in_row ? whole : in_row;
-      if (tiles > 1) {
+      // Binary W1A1 with corrections: a strip of whole tiles inside the input, cut at the inner
+      // columns' end, runs in the own loop; the other tiles take the common tile.
+      bool inner = false;
+      if (xor_inner && oh0 >= k.inner_oh0 && oh0 < k.inner_oh1 && ow0 >= k.inner_ow0 && ow0 + MR <= k.inner_ow1) {
+        const int64_t in_cols = (k.inner_ow1 - ow0) / MR;
+        if (tiles > in_cols) tiles = in_cols;
+        inner = true;
+      }
+      if (tiles > 1 || inner) {
         const int64_t q = ow0 + tiles * MR;  // the walk past the first tile, done above
         oh = oh0 + int(q / wo), ow = int(q % wo);
       }
-      if constexpr (V::kCodeSums && B + A > 2) {
-        if (own_strips) {
+      if constexpr (kMultiClass) {
+        if (multi_class) {
           if (k.out_kind != bitconv::OUT_INT32)
             multi_class_strip<B, A, MR, NV, true>(k, a_ptr[0], col_step, tiles, p);
           else
@@ -744,27 +762,8 @@ void bitserial_run(const bitconv::BlockArgs& b, const bitconv::RunArgs& r) {
           continue;
         }
       }
-      // One-class strips: int8 tiles (kAnd) without a border walk, W1A1 kXorDown tiles (no
-      // corrections), binary W1A1 kXor tiles where none applies.
-      constexpr bool kOneClass = (kTails && Form == kAnd) || (V::kCodeSums && B + A == 2 && Form != kAnd);
-      bool one_class = !k.corr_row && !(Form == kXorDown && k.corr_base);
-      if constexpr (V::kCodeSums && B + A == 2 && Form == kXor) {
-        // Whole tiles whose windows all lie inside the input take no correction (all of them when
-        // the layer has none): the strip is cut at the inner columns' end, and the other tiles take
-        // the common tile. init is taps x cg for every channel, even in practice.
-        bool inner = !k.corr_base;
-        if (!inner && k.corr_row && oh0 >= k.inner_oh0 && oh0 < k.inner_oh1 && ow0 >= k.inner_ow0 &&
-            ow0 + MR <= k.inner_ow1) {
-          const int64_t in_cols = (k.inner_ow1 - ow0) / MR;
-          if (tiles > in_cols) tiles = in_cols;
-          const int64_t q = ow0 + tiles * MR;
-          oh = oh0 + int(q / wo), ow = int(q % wo);
-          inner = true;
-        }
-        one_class = inner && k.shift == 1 && k.init[0] % 2 == 0;
-      }
       if constexpr (kOneClass) {
-        if (one_class) {
+        if (one_class || inner) {
           if (k.full)
             one_class_strip_run<MR, NV, true, Form>(k, a_ptr[0], col_step, tiles, p);
           else
